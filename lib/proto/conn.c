@@ -1,0 +1,311 @@
+/* Message reassembly, control frames and the close handshake on top of the
+ * frame decoder. Every protocol failure goes through ws__conn_fail(), so the
+ * close code on the wire and the state change can never disagree. */
+#include "proto/conn.h"
+#include "proto/close.h"
+#include "proto/mask.h"
+#include "wschat/close.h"
+#include "wschat/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A reassembly buffer larger than this is released once its message is
+ * delivered, so an idle session does not keep the peak of its past. */
+#define KEEP_BUFFER_BYTES (16 * 1024)
+
+void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *cb, void *ud)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = *cfg;
+    c->cb = *cb;
+    c->ud = ud;
+    ws__fdec_init(&c->dec, true, cfg->max_frame);
+    ws__buf_init(&c->msg, cfg->max_message);
+    ws__buf_init(&c->scratch, cfg->max_message);
+    c->mask_seed = (uint32_t)(uintptr_t)c ^ 0x9E3779B9u;
+}
+
+void ws__conn_free(ws__conn *c)
+{
+    ws__buf_free(&c->msg);
+    ws__buf_free(&c->scratch);
+}
+
+static void next_key(ws__conn *c, uint8_t key[4])
+{
+    /* xorshift32: masking by a server is only a Ktor-parity option, the key
+     * needs no cryptographic strength here. */
+    uint32_t x = c->mask_seed;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c->mask_seed = x;
+    memcpy(key, &x, 4);
+}
+
+static int write_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t op, const uint8_t *p, size_t len)
+{
+    uint8_t hdr[WS__MAX_HEADER];
+    if (!c->cfg.mask_outgoing) {
+        size_t hlen = ws__frame_header(hdr, fin, rsv, op, len, NULL);
+        return c->cb.write(c->ud, hdr, hlen, p, len);
+    }
+    uint8_t key[4];
+    next_key(c, key);
+    size_t hlen = ws__frame_header(hdr, fin, rsv, op, len, key);
+    uint8_t *tmp = NULL;
+    if (len) {
+        if (!(tmp = malloc(len)))
+            return WS_ENOMEM;
+        memcpy(tmp, p, len);
+        ws__mask(tmp, len, key, 0);
+    }
+    int rc = c->cb.write(c->ud, hdr, hlen, tmp, len);
+    free(tmp);
+    return rc;
+}
+
+static int send_close(ws__conn *c, uint16_t code, const char *reason, size_t len)
+{
+    uint8_t payload[WS__MAX_CONTROL_PAYLOAD];
+    size_t n = ws__close_build(payload, code, reason, len);
+    c->sent_code = code ? code : WS_CLOSE_NO_STATUS;
+    return write_frame(c, true, 0, WS__OP_CLOSE, payload, n);
+}
+
+int ws__conn_fail(ws__conn *c, uint16_t code, int err)
+{
+    if (c->state == WS__CONN_FAILED || c->state == WS__CONN_CLOSED)
+        return err;
+    c->fail_code = code;
+    c->fail_err = err;
+    if (c->state == WS__CONN_OPEN) {
+        const char *why = ws_strerror(err);
+        (void)send_close(c, code, why, strlen(why));
+    }
+    c->state = WS__CONN_FAILED;
+    c->in_msg = false;
+    return err;
+}
+
+static int fail_buf(ws__conn *c, int rc)
+{
+    return ws__conn_fail(c, rc == WS_ETOOBIG ? WS_CLOSE_MESSAGE_TOO_BIG : WS_CLOSE_INTERNAL_ERROR, rc);
+}
+
+static int on_header(ws__conn *c)
+{
+    const ws__fdec *d = &c->dec;
+    if (WS__IS_CONTROL(d->opcode)) {
+        c->ctrl_len = 0;
+        return 0;
+    }
+    if (d->opcode == WS__OP_CONT) {
+        if (!c->in_msg || d->rsv)
+            return ws__conn_fail(c, WS_CLOSE_PROTOCOL_ERROR, WS_EPROTO);
+    } else {
+        if (c->in_msg)
+            return ws__conn_fail(c, WS_CLOSE_PROTOCOL_ERROR, WS_EPROTO);
+        c->in_msg = true;
+        c->msg_op = d->opcode;
+        c->msg_rsv = d->rsv;
+        c->utf8 = 0;
+        c->msg_len = 0;
+        ws__buf_reset(&c->msg);
+    }
+    /* Refuse an oversized message before its payload arrives. */
+    if (c->cfg.max_message && c->msg_len + d->len > c->cfg.max_message)
+        return ws__conn_fail(c, WS_CLOSE_MESSAGE_TOO_BIG, WS_ETOOBIG);
+    return 0;
+}
+
+static int handle_close(ws__conn *c)
+{
+    uint16_t code;
+    const uint8_t *reason;
+    size_t rlen;
+    int rc = ws__close_parse(c->ctrl, c->ctrl_len, &code, &reason, &rlen);
+    if (rc == WS_EUTF8)
+        return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, rc);
+    if (rc < 0)
+        return ws__conn_fail(c, WS_CLOSE_PROTOCOL_ERROR, rc);
+    c->recv_code = code;
+    if (c->state == WS__CONN_OPEN) {
+        c->peer_closed_first = true;
+        (void)send_close(c, code == WS_CLOSE_NO_STATUS ? 0 : code, NULL, 0);
+    }
+    c->state = WS__CONN_CLOSED;
+    if (c->cb.peer_close)
+        c->cb.peer_close(c->ud, code, reason, rlen);
+    return 0;
+}
+
+static int handle_control(ws__conn *c)
+{
+    uint8_t op = c->dec.opcode;
+    if (op == WS__OP_CLOSE)
+        return handle_close(c);
+    if (op == WS__OP_PING && c->state == WS__CONN_OPEN) {
+        int rc = write_frame(c, true, 0, WS__OP_PONG, c->ctrl, c->ctrl_len);
+        if (rc < 0)
+            return fail_buf(c, rc);
+    }
+    if (c->cb.control)
+        c->cb.control(c->ud, op, c->ctrl, c->ctrl_len);
+    return 0;
+}
+
+static int deliver(ws__conn *c, uint8_t op, bool fin, uint8_t *p, size_t len)
+{
+    if (c->state != WS__CONN_OPEN)
+        return 0; /* after our close, data is read and dropped */
+    return c->cb.message(c->ud, op, fin, p, len);
+}
+
+static int finish_message(ws__conn *c, uint8_t *p, size_t len)
+{
+    c->in_msg = false;
+    if (c->msg_rsv & c->xform.rsv_mask) {
+        ws__buf_reset(&c->scratch);
+        int rc = c->xform.decode(c->xform.st, p, len, &c->scratch);
+        if (rc == WS_ETOOBIG)
+            return ws__conn_fail(c, WS_CLOSE_MESSAGE_TOO_BIG, rc);
+        if (rc < 0)
+            return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, rc);
+        p = c->scratch.data;
+        len = c->scratch.len;
+        if (c->msg_op == WS__OP_TEXT && !ws__utf8_valid(p, len))
+            return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
+    } else if (c->msg_op == WS__OP_TEXT && !ws__utf8_complete(c->utf8)) {
+        return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
+    }
+    int pause = deliver(c, c->msg_op, true, p, len);
+    if (!pause && c->msg.cap > KEEP_BUFFER_BYTES)
+        ws__buf_free(&c->msg);
+    return pause;
+}
+
+static int on_data(ws__conn *c, const ws__fdec_event *ev)
+{
+    const ws__fdec *d = &c->dec;
+    bool compressed = (c->msg_rsv & c->xform.rsv_mask) != 0;
+    if (c->msg_op == WS__OP_TEXT && !compressed && ws__utf8_feed(&c->utf8, ev->data, ev->len) < 0)
+        return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
+    c->msg_len += ev->len;
+    bool whole_frame = ev->frame_done && ev->len == d->len;
+    if (c->cfg.frame_mode) {
+        if (d->fin && c->msg_op == WS__OP_TEXT && !ws__utf8_complete(c->utf8))
+            return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
+        if (whole_frame) {
+            c->in_msg = !d->fin;
+            return deliver(c, d->opcode, d->fin, ev->data, ev->len);
+        }
+        int rc = ws__buf_append(&c->msg, ev->data, ev->len);
+        if (rc < 0)
+            return fail_buf(c, rc);
+        if (!ev->frame_done)
+            return 0;
+        c->in_msg = !d->fin;
+        rc = deliver(c, d->opcode, d->fin, c->msg.data, c->msg.len);
+        ws__buf_reset(&c->msg);
+        return rc;
+    }
+    /* A message that is one frame, wholly in this input: no copy at all. */
+    if (d->fin && d->opcode != WS__OP_CONT && whole_frame)
+        return finish_message(c, ev->data, ev->len);
+    int rc = ws__buf_append(&c->msg, ev->data, ev->len);
+    if (rc < 0)
+        return fail_buf(c, rc);
+    if (ev->frame_done && d->fin)
+        return finish_message(c, c->msg.data, c->msg.len);
+    return 0;
+}
+
+static int on_chunk(ws__conn *c, const ws__fdec_event *ev)
+{
+    if (!WS__IS_CONTROL(c->dec.opcode))
+        return on_data(c, ev);
+    memcpy(c->ctrl + c->ctrl_len, ev->data, ev->len);
+    c->ctrl_len += ev->len;
+    return ev->frame_done ? handle_control(c) : 0;
+}
+
+long ws__conn_feed(ws__conn *c, uint8_t *in, size_t len)
+{
+    size_t off = 0;
+    for (;;) {
+        if (c->state == WS__CONN_FAILED)
+            return (long)len; /* a failed connection only drains */
+        if (c->state == WS__CONN_CLOSED)
+            return (long)off;
+        size_t used;
+        ws__fdec_event ev;
+        int r = ws__fdec_feed(&c->dec, in + off, len - off, &used, &ev);
+        off += used;
+        if (r < 0)
+            return ws__conn_fail(c, c->dec.close_code, r);
+        if (r == WS__FD_NEED_MORE)
+            return (long)off;
+        int rc = r == WS__FD_HEADER ? on_header(c) : on_chunk(c, &ev);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            return (long)off; /* paused by the consumer */
+    }
+}
+
+int ws__conn_send_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t opcode, const void *data,
+                        size_t len)
+{
+    if (c->state != WS__CONN_OPEN)
+        return WS_ECLOSED;
+    if (WS__IS_CONTROL(opcode) && (len > WS__MAX_CONTROL_PAYLOAD || !fin))
+        return WS_EINVAL;
+    return write_frame(c, fin, rsv, opcode, data, len);
+}
+
+int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len)
+{
+    if (c->state != WS__CONN_OPEN)
+        return WS_ECLOSED;
+    const uint8_t *p = data;
+    uint8_t rsv = 0;
+    if (c->xform.encode) {
+        ws__buf_reset(&c->scratch);
+        int rc = c->xform.encode(c->xform.st, opcode, p, len, &c->scratch, &rsv);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            p = c->scratch.data;
+            len = c->scratch.len;
+        }
+    }
+    size_t frag = c->cfg.fragment_size;
+    if (frag == 0 || len <= frag)
+        return write_frame(c, true, rsv, opcode, p, len);
+    for (size_t off = 0; off < len; off += frag) {
+        size_t n = len - off < frag ? len - off : frag;
+        int rc = write_frame(c, off + n == len, off ? 0 : rsv, off ? WS__OP_CONT : opcode, p + off, n);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int ws__conn_ping(ws__conn *c, const void *data, size_t len)
+{
+    return ws__conn_send_frame(c, true, 0, WS__OP_PING, data, len);
+}
+
+int ws__conn_close(ws__conn *c, uint16_t code, const char *reason, size_t len)
+{
+    if (c->state != WS__CONN_OPEN)
+        return WS_ECLOSED;
+    if (code && !ws_close_code_valid(code))
+        return WS_EINVAL;
+    if (reason && !ws__utf8_valid((const uint8_t *)reason, len))
+        return WS_EUTF8;
+    c->state = WS__CONN_CLOSE_SENT;
+    return send_close(c, code, reason, len);
+}

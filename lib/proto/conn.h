@@ -1,0 +1,108 @@
+/* The sans-I/O WebSocket connection engine (server side).
+ *
+ * Bytes in (ws__conn_feed), events out through typed callbacks, frames out
+ * through the `write` callback. It knows nothing of sockets or loops; the
+ * server layer and the unit tests drive it the same way. */
+#ifndef WS_PROTO_CONN_H
+#define WS_PROTO_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/frame.h"
+#include "proto/utf8.h"
+#include "util/buf.h"
+
+typedef enum {
+    WS__CONN_OPEN = 0,
+    WS__CONN_CLOSE_SENT,   /* we sent close first; waiting for the peer's */
+    WS__CONN_CLOSED,       /* both closes exchanged: the TCP side may close */
+    WS__CONN_FAILED        /* we failed the connection; input is ignored */
+} ws__conn_state;
+
+typedef struct ws__conn_cb {
+    /* A complete message, or in frame mode one data frame (`fin` tells which;
+     * opcode is CONT for a continuation). `data` is writable and stays valid
+     * until the callback returns, or until the next ws__conn_feed if it asked
+     * to pause. Return 1 to pause input after this event, 0 to go on. */
+    int (*message)(void *ud, uint8_t opcode, bool fin, uint8_t *data, size_t len);
+    /* Optional: a ping or pong arrived (pongs to pings are already queued). */
+    void (*control)(void *ud, uint8_t opcode, const uint8_t *data, size_t len);
+    /* The peer's close frame arrived (code 1005 if it had none). */
+    void (*peer_close)(void *ud, uint16_t code, const uint8_t *reason, size_t len);
+    /* Outgoing frame bytes: header then payload; either part may be empty.
+     * Returns 0 or a negative ws_err (queue full, out of memory). */
+    int (*write)(void *ud, const uint8_t *hdr, size_t hlen, const uint8_t *payload, size_t plen);
+} ws__conn_cb;
+
+/* Message-level transform hook for extensions (permessage-deflate): turns a
+ * received payload whose first frame had RSV bits set into plain bytes in out
+ * (bounded by out->limit), and optionally an outgoing payload into wire bytes. */
+typedef struct ws__conn_xform {
+    int (*decode)(void *st, const uint8_t *in, size_t len, ws__buf *out);
+    /* Returns 1 and fills out (wire bytes) with *rsv set to compress, 0 to send
+     * as is, or a negative ws_err. */
+    int (*encode)(void *st, uint8_t opcode, const uint8_t *in, size_t len, ws__buf *out,
+                  uint8_t *rsv);
+    void *st;
+    uint8_t rsv_mask;
+} ws__conn_xform;
+
+typedef struct ws__conn_config {
+    uint64_t max_frame;     /* 0 = no limit */
+    size_t max_message;     /* 0 = no limit */
+    size_t fragment_size;   /* split outgoing messages larger than this; 0 = never */
+    bool mask_outgoing;     /* Ktor's `masking`: not RFC-compliant for servers */
+    bool frame_mode;        /* deliver data frames, not reassembled messages */
+} ws__conn_config;
+
+typedef struct ws__conn {
+    ws__conn_state state;
+    ws__conn_cb cb;
+    void *ud;
+    ws__conn_config cfg;
+    ws__conn_xform xform;
+    ws__fdec dec;
+    /* Message being received. */
+    bool in_msg;
+    uint8_t msg_op;
+    uint8_t msg_rsv;
+    ws__utf8_state utf8;
+    uint64_t msg_len;       /* payload bytes of the message so far */
+    ws__buf msg;            /* reassembly buffer, limit = max_message */
+    ws__buf scratch;        /* extension output, limit = max_message */
+    /* Control frame being received (never fragmented, <= 125 bytes). */
+    uint8_t ctrl[WS__MAX_CONTROL_PAYLOAD];
+    size_t ctrl_len;
+    bool frame_zero_copy;   /* current frame is delivered straight from input */
+    /* Close handshake. */
+    bool peer_closed_first;
+    uint16_t sent_code;     /* code of the close frame we sent, 0 if none */
+    uint16_t recv_code;     /* code of the close frame we received, 0 if none */
+    uint16_t fail_code;     /* code we failed the connection with */
+    int fail_err;
+    uint32_t mask_seed;
+} ws__conn;
+
+void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *cb, void *ud);
+void ws__conn_free(ws__conn *c);
+
+/* Consumes input. Returns the number of bytes consumed (less than len only if
+ * a callback asked to pause, or the connection closed or failed), or a
+ * negative ws_err after failing the connection (a close frame with
+ * c->fail_code has been written). */
+long ws__conn_feed(ws__conn *c, uint8_t *in, size_t len);
+
+/* Sends a whole message (text, binary), fragmented per fragment_size. */
+int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len);
+/* Sends one raw frame as given (no transform, no fragmentation). */
+int ws__conn_send_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t opcode, const void *data,
+                        size_t len);
+int ws__conn_ping(ws__conn *c, const void *data, size_t len);
+/* Starts (or answers) the close handshake. code 0 sends an empty close. */
+int ws__conn_close(ws__conn *c, uint16_t code, const char *reason, size_t len);
+/* Fails the connection: sends a close with `code`, ignores further input. */
+int ws__conn_fail(ws__conn *c, uint16_t code, int err);
+
+#endif

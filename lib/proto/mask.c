@@ -1,0 +1,33 @@
+#include "proto/mask.h"
+
+#include <string.h>
+
+size_t ws__mask(uint8_t *p, size_t len, const uint8_t key[4], size_t off)
+{
+    off &= 3;
+    size_t i = 0;
+    /* Align the key to the start of the word loop by handling a short prefix
+     * byte by byte; after it the rotated key repeats every 8 bytes. */
+    while (i < len && ((uintptr_t)(p + i) & 7) != 0) {
+        p[i++] ^= key[off];
+        off = (off + 1) & 3;
+    }
+    if (len - i >= 8) {
+        uint8_t k8[8];
+        for (int j = 0; j < 8; j++)
+            k8[j] = key[(off + (size_t)j) & 3];
+        uint64_t k;
+        memcpy(&k, k8, 8);
+        for (; i + 8 <= len; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            w ^= k;
+            memcpy(p + i, &w, 8);
+        }
+    }
+    while (i < len) {
+        p[i++] ^= key[off];
+        off = (off + 1) & 3;
+    }
+    return off;
+}

@@ -1,0 +1,3 @@
+#include "wschat/version.h"
+
+const char *ws_version(void) { return WS_VERSION_STRING; }
