@@ -53,6 +53,7 @@ size_t ws__close_build(uint8_t *out, uint16_t code, const char *reason, size_t r
         while (reason_len > 0 && ((uint8_t)reason[reason_len] & 0xC0) == 0x80)
             reason_len--;
     }
-    memcpy(out + 2, reason, reason_len);
+    if (reason_len)
+        memcpy(out + 2, reason, reason_len);
     return 2 + reason_len;
 }

@@ -146,10 +146,12 @@ static void test_limits(void **state)
     scanned = 0;
     assert_int_equal(ws__http_parse(many, strlen(many), &scanned, &LIM, req), -431);
     /* URI length. */
-    char *uri = malloc(5000 + 64);
-    strcpy(uri, "GET /");
-    memset(uri + 5, 'u', 5000);
-    strcpy(uri + 5005, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    size_t ulen = 5000 + 64;
+    char *uri = calloc(1, ulen);
+    size_t k = (size_t)snprintf(uri, ulen, "GET /");
+    while (k < 5005)
+        uri[k++] = 'u';
+    snprintf(uri + k, ulen - k, " HTTP/1.1\r\nHost: a\r\n\r\n");
     scanned = 0;
     assert_int_equal(ws__http_parse(uri, strlen(uri), &scanned, &LIM, req), -414);
     free(s);

@@ -1,0 +1,172 @@
+/* accept4() is a GNU extension on Linux. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
+#include "io/sock.h"
+#include "util/error_internal.h"
+#include "wschat/error.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+static int set_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int ws__sock_listen(void *state, const char *addr, int port, int backlog, int *bound_port)
+{
+    (void)state;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(addr, ps, &hints, &res) != 0)
+        return WS_EINVAL;
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        int e = errno;
+        freeaddrinfo(res);
+        return ws__from_errno(e);
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = 0;
+    if (set_flags(fd) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0)
+        rc = ws__from_errno(errno);
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!rc && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
+    }
+}
+
+int ws__sock_accept(void *state, int lfd, char *peer, size_t peer_cap)
+{
+    (void)state;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+#ifdef __linux__
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(lfd, (struct sockaddr *)&ss, &sl);
+    if (fd >= 0 && set_flags(fd) < 0) {
+        close(fd);
+        return WS_ESYS;
+    }
+#endif
+    if (fd < 0)
+        return ws__from_errno(errno);
+    int one = 1;
+    /* Frames are flushed once per loop iteration already; Nagle would only add
+     * latency on top of that batching. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    format_peer(&ss, peer, peer_cap);
+    return fd;
+}
+
+long ws__sock_read(void *state, int fd, void *buf, size_t len)
+{
+    (void)state;
+    ssize_t n = read(fd, buf, len);
+    return n >= 0 ? (long)n : ws__from_errno(errno);
+}
+
+long ws__sock_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
+{
+    (void)state;
+#ifdef MSG_NOSIGNAL
+    /* sendmsg with MSG_NOSIGNAL: a peer reset must not raise SIGPIPE. */
+    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+#else
+    ssize_t n = writev(fd, iov, iovcnt);
+#endif
+    return n >= 0 ? (long)n : ws__from_errno(errno);
+}
+
+void ws__sock_shutdown(void *state, int fd)
+{
+    (void)state;
+    shutdown(fd, SHUT_WR);
+}
+
+void ws__sock_close(void *state, int fd)
+{
+    (void)state;
+    close(fd);
+}
+
+int ws__wakefd_open(int fds[2])
+{
+#ifdef __linux__
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return ws__from_errno(errno);
+    fds[0] = fds[1] = fd;
+    return 0;
+#else
+    if (pipe(fds) < 0)
+        return ws__from_errno(errno);
+    set_flags(fds[0]);
+    set_flags(fds[1]);
+    return 0;
+#endif
+}
+
+void ws__wakefd_close(int fds[2])
+{
+    close(fds[0]);
+    if (fds[1] != fds[0])
+        close(fds[1]);
+}
+
+void ws__wakefd_signal(int fd)
+{
+    /* Async-signal-safe: write(2) only. EAGAIN means a wake is pending. */
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one);
+    (void)r;
+}
+
+void ws__wakefd_drain(int fd)
+{
+    uint64_t buf[8];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+}

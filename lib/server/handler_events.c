@@ -1,0 +1,35 @@
+/* Callback routes: the event callbacks are called straight from the loop,
+ * with no stack per session. */
+#include "server/session.h"
+#include "wschat/error.h"
+
+static const ws_event_callbacks *cbs(ws_session *s) { return &s->route->cb; }
+
+void ws__events_open(ws_session *s)
+{
+    if (cbs(s)->on_open)
+        cbs(s)->on_open(s, s->route->app);
+}
+
+void ws__events_message(ws_session *s, const ws_msg *m)
+{
+    if (cbs(s)->on_message)
+        cbs(s)->on_message(s, m, s->route->app);
+}
+
+void ws__events_end(ws_session *s)
+{
+    ws_close_cause c = s->reason.cause;
+    bool error = c == WS_CAUSE_PROTOCOL || c == WS_CAUSE_IO || c == WS_CAUSE_TIMEOUT ||
+                 c == WS_CAUSE_OVERLOAD;
+    if (error && cbs(s)->on_error)
+        cbs(s)->on_error(s, s->reason.err ? s->reason.err : WS_EIO, s->route->app);
+    if (cbs(s)->on_close)
+        cbs(s)->on_close(s, &s->reason, s->route->app);
+}
+
+void ws__events_drained(ws_session *s)
+{
+    if (cbs(s)->on_drain && !s->ended)
+        cbs(s)->on_drain(s, s->route->app);
+}

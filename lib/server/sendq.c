@@ -1,0 +1,126 @@
+#include "server/sendq.h"
+#include "wschat/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Inline chunks are at least this big, so a burst of small frames shares a
+ * few allocations and a single iovec. */
+#define CHUNK_MIN 4096
+
+ws__blob *ws__blob_new(size_t len)
+{
+    ws__blob *b = malloc(sizeof *b + len);
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    return b;
+}
+
+void ws__blob_ref(ws__blob *b) { atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed); }
+
+void ws__blob_unref(ws__blob *b)
+{
+    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
+static void push(ws__sendq *q, ws__chunk *c)
+{
+    c->next = NULL;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+}
+
+int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = alen + blen;
+    if (n == 0)
+        return 0;
+    ws__chunk *t = q->tail;
+    if (!t || t->blob || t->cap - t->len < n) {
+        size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+        t = malloc(sizeof *t + cap);
+        if (!t)
+            return WS_ENOMEM;
+        t->blob = NULL;
+        t->off = t->len = 0;
+        t->cap = cap;
+        push(q, t);
+    }
+    if (alen)
+        memcpy(t->data + t->len, a, alen);
+    if (blen)
+        memcpy(t->data + t->len + alen, b, blen);
+    t->len += n;
+    q->bytes += n;
+    return 0;
+}
+
+int ws__sendq_append_blob(ws__sendq *q, ws__blob *b)
+{
+    ws__chunk *c = malloc(sizeof *c);
+    if (!c)
+        return WS_ENOMEM;
+    ws__blob_ref(b);
+    c->blob = b;
+    c->off = 0;
+    c->len = b->len;
+    c->cap = 0;
+    push(q, c);
+    q->bytes += b->len;
+    return 0;
+}
+
+static void pop(ws__sendq *q)
+{
+    ws__chunk *c = q->head;
+    q->head = c->next;
+    if (!q->head)
+        q->tail = NULL;
+    ws__blob_unref(c->blob);
+    free(c);
+}
+
+long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd)
+{
+    long total = 0;
+    while (q->head) {
+        struct iovec iov[WS__SENDQ_IOV];
+        int n = 0;
+        for (ws__chunk *c = q->head; c && n < WS__SENDQ_IOV; c = c->next) {
+            const uint8_t *base = c->blob ? c->blob->data : c->data;
+            iov[n].iov_base = (void *)(base + c->off);
+            iov[n++].iov_len = c->len - c->off;
+        }
+        long w = io->writev(st, fd, iov, n);
+        if (w == WS_EAGAIN)
+            return total;
+        if (w < 0)
+            return w;
+        total += w;
+        q->bytes -= (size_t)w;
+        while (w > 0) {
+            ws__chunk *c = q->head;
+            size_t left = c->len - c->off;
+            if ((size_t)w < left) {
+                c->off += (size_t)w;
+                break;
+            }
+            w -= (long)left;
+            pop(q);
+        }
+    }
+    return total;
+}
+
+void ws__sendq_clear(ws__sendq *q)
+{
+    while (q->head)
+        pop(q);
+    q->bytes = 0;
+}

@@ -1,0 +1,49 @@
+/* Per-session send queue. Small frames are coalesced into the tail chunk;
+ * a broadcast frame is shared by reference (a refcounted blob), so N
+ * recipients cost N pointers, not N copies. Flushing is one writev of up to
+ * WS__SENDQ_IOV chunks. */
+#ifndef WS_SERVER_SENDQ_H
+#define WS_SERVER_SENDQ_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wschat/io.h"
+
+typedef struct ws__blob {
+    atomic_int refs;
+    size_t len;
+    uint8_t data[];
+} ws__blob;
+
+ws__blob *ws__blob_new(size_t len);
+void ws__blob_ref(ws__blob *b);
+void ws__blob_unref(ws__blob *b);
+
+typedef struct ws__chunk {
+    struct ws__chunk *next;
+    ws__blob *blob;      /* shared bytes, or NULL for inline data */
+    size_t off;          /* bytes already written */
+    size_t len;          /* bytes in the chunk */
+    size_t cap;          /* inline capacity */
+    uint8_t data[];
+} ws__chunk;
+
+typedef struct ws__sendq {
+    ws__chunk *head, *tail;
+    size_t bytes;        /* queued and unwritten */
+} ws__sendq;
+
+#define WS__SENDQ_IOV 64
+
+/* Appends a then b (either may be empty) as one copy. 0 or WS_ENOMEM. */
+int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen);
+/* Appends a shared blob (takes a reference). 0 or WS_ENOMEM. */
+int ws__sendq_append_blob(ws__sendq *q, ws__blob *b);
+/* Writes as much as the transport takes. Returns bytes written (>= 0), or a
+ * negative ws_err other than WS_EAGAIN on a broken connection. */
+long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd);
+void ws__sendq_clear(ws__sendq *q);
+
+#endif

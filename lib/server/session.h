@@ -1,0 +1,147 @@
+/* Session state machine: HTTP head -> WebSocket open -> drain -> linger ->
+ * dead, with one timer for every deadline of the current phase. */
+#ifndef WS_SERVER_SESSION_H
+#define WS_SERVER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/timer.h"
+#include "proto/conn.h"
+#include "server/request.h"
+#include "server/sendq.h"
+#include "server/server_impl.h"
+#include "util/buf.h"
+#include "wschat/session.h"
+
+typedef enum {
+    WS__PH_HTTP,     /* reading the request head */
+    WS__PH_OPEN,     /* WebSocket: conn OPEN or CLOSE_SENT */
+    WS__PH_DRAIN,    /* flushing the last bytes before closing */
+    WS__PH_LINGER,   /* write side shut; reading until EOF or deadline */
+    WS__PH_DEAD      /* fd closed; freed once the handler has returned */
+} ws__phase;
+
+typedef enum { WS__WAIT_NONE, WS__WAIT_RECV, WS__WAIT_DRAIN } ws__wait;
+
+typedef struct ws__close_cb {
+    struct ws__close_cb *next;
+    ws_close_fn fn;
+    void *ud;
+} ws__close_cb;
+
+typedef struct ws__membership {
+    struct ws__membership *next;
+    struct ws_group *group;
+} ws__membership;
+
+struct ws_session {
+    ws_server *srv;
+    ws__worker *w;
+    int fd;
+    ws_session_id id;
+    ws__phase phase;
+    /* HTTP phase. */
+    ws__buf head;
+    size_t scanned;
+    ws_request req;
+    bool has_req;
+    const ws__route *route;
+    /* WebSocket phase. */
+    ws__conn conn;
+    bool conn_ready;
+    ws__sendq q;
+    char *protocol;
+    ws__timer timer;
+    uint64_t last_rx;
+    uint64_t next_ping;
+    uint64_t deadline;        /* handshake, close-handshake, drain or linger deadline */
+    bool above_hw;            /* send queue went over the high-water mark */
+    bool overloaded;          /* over the hard limit: close with 1008 */
+    bool dirty;
+    ws_session *next_dirty;
+    bool reading;             /* read interest is on */
+    bool writing;             /* write interest is on */
+    /* Sequential handler. */
+    ws__coro *co;
+    ws__wait wait;
+    ws_msg *recv_out;
+    bool got_msg;
+    int mode;                 /* 0 undecided, 1 messages, 2 frames */
+    bool out_frag_open;       /* ws_send_frame started a message not yet finished */
+    /* Input held back while the handler is not ready for it. */
+    uint8_t *held;
+    size_t held_off, held_len;
+    uint8_t *nul_at;          /* byte overwritten by a text message's NUL */
+    uint8_t nul_saved;
+    bool feeding;
+    int busy;                 /* loop callbacks running for it: defer free */
+    /* Ending. */
+    bool ended;
+    ws_close_reason reason;
+    uint16_t local_code;      /* code of a ws_close() in flight */
+    char local_reason[124];
+    char peer_reason[124];    /* reason text of the peer's close frame */
+    ws_close_cause local_cause;
+    ws__close_cb *close_cbs;
+    ws__membership *groups;
+    void *data;
+    char peer[64];
+};
+
+/* Creates a session for an accepted fd on worker w. */
+void ws__session_accept(ws__worker *w, int fd, const char *peer);
+
+/* Called after anything queued output for s: flushed before the next poll. */
+void ws__session_mark_dirty(ws_session *s);
+/* Flushes every dirty session of w (the before-poll hook). */
+void ws__worker_flush(ws__loop *l, void *ud);
+
+/* Post-send bookkeeping: overload close, backpressure. Returns the send's
+ * final result. */
+int ws__session_after_send(ws_session *s, int rc);
+
+/* Starts a close handshake for `cause`, or ends at once for causes that do
+ * not wait for the peer. */
+void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_close_cause cause);
+
+/* Ends the session exactly once: reason, groups, callbacks, handler wake-up. */
+void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const char *reason,
+                     int err);
+
+/* Sequential handler glue (handler_seq.c). */
+int ws__seq_start(ws_session *s);
+/* Delivers a message to a waiting handler. Returns 1 if input must pause. */
+int ws__seq_deliver(ws_session *s, ws_msg *m);
+/* Wakes a handler waiting in recv or drain after the session ended. */
+void ws__seq_wake(ws_session *s);
+/* Resumes a handler that waited for the queue to drain. */
+void ws__seq_drained(ws_session *s);
+/* 1 if the handler can take a message now. */
+bool ws__seq_ready(const ws_session *s);
+
+/* Event callback glue (handler_events.c). */
+void ws__events_open(ws_session *s);
+void ws__events_message(ws_session *s, const ws_msg *m);
+void ws__events_end(ws_session *s);
+void ws__events_drained(ws_session *s);
+
+/* Feeds input that was held back (after the handler became ready). */
+void ws__session_resume_input(ws_session *s);
+/* Frees the session if nothing refers to it any more. */
+void ws__session_maybe_free(ws_session *s);
+
+/* HTTP route dispatch (http_static.c). */
+void ws__http_dispatch(ws_session *s, const ws__route *r, bool head_only);
+/* Queues a complete HTTP response and moves to DRAIN. */
+void ws__session_http_reply(ws_session *s, int status, const char *ctype, const void *body,
+                            size_t len, bool head_only);
+void ws__session_http_error(ws_session *s, int status);
+
+/* Closes every connection of w at once (end of the stop deadline). */
+void ws__worker_close_all(ws__worker *w);
+
+/* Group membership bookkeeping (group.c). */
+void ws__group_leave_all(ws_session *s);
+
+#endif

@@ -1,0 +1,55 @@
+/* SIGINT/SIGTERM for ws_server_run without any global state: the signals
+ * are blocked in every server thread and a dedicated thread takes them with
+ * sigwait(), then calls ws_server_stop() like any other thread would. */
+#include "server/server_impl.h"
+#include "wschat/error.h"
+
+#include <signal.h>
+
+static void *sig_main(void *arg)
+{
+    ws_server *srv = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (atomic_load(&srv->sig_exit))
+            return NULL;
+        ws__log(&srv->log, WS_LOG_INFO, "signal %d: stopping", sig);
+        ws_server_stop(srv);
+    }
+}
+
+int ws__signals_start(ws_server *srv)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked in the calling thread before any worker exists, so every
+     * thread created afterwards inherits the mask. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(&srv->sig_thread, NULL, sig_main, srv) != 0)
+        return WS_ESYS;
+    srv->sig_thread_started = true;
+    return 0;
+}
+
+void ws__signals_stop(ws_server *srv)
+{
+    if (!srv->sig_thread_started)
+        return;
+    atomic_store(&srv->sig_exit, 1);
+    pthread_kill(srv->sig_thread, SIGTERM);
+    pthread_join(srv->sig_thread, NULL);
+    srv->sig_thread_started = false;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}

@@ -1,0 +1,662 @@
+/* Whole sessions on the in-memory backend, for both handler styles: the same
+ * behaviours are checked against a sequential handler and against event
+ * callbacks. The virtual clock makes every timeout test exact. */
+#include "support/test.h"
+#include "support/peer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef enum { STYLE_SEQ, STYLE_EVENTS } style;
+
+typedef struct app {
+    int closes;                 /* close callbacks seen */
+    ws_close_reason last;       /* the last close reason */
+    int errors;
+    int drains;
+    int flood_sent;             /* messages the handler managed to queue */
+    int opens;
+    char query_name[64];
+    char header_ua[64];
+    char cookie[64];
+    char path[64];
+    char peer[64];
+    const char *protocol;
+    ws_group *group;
+} app;
+
+typedef struct fixture {
+    ws_mem_net *net;
+    ws_server *srv;
+    app a;
+    style st;
+    int port;
+} fixture;
+
+static void on_close_cb(ws_session *s, const ws_close_reason *r, void *ud)
+{
+    app *a = ud;
+    (void)s;
+    a->closes++;
+    a->last = *r;
+}
+
+static void record_facts(ws_session *s, app *a)
+{
+    ws_session_query(s, "name", a->query_name, sizeof a->query_name);
+    ws_session_header(s, "User-Agent", a->header_ua, sizeof a->header_ua);
+    ws_session_cookie(s, "sid", a->cookie, sizeof a->cookie);
+    snprintf(a->path, sizeof a->path, "%s", ws_session_path(s));
+    snprintf(a->peer, sizeof a->peer, "%s", ws_session_peer(s));
+    a->protocol = ws_session_protocol(s);
+    if (a->group)
+        ws_group_add(a->group, s);
+}
+
+/* What both styles do with one message. Returns 1 when the handler should
+ * stop reading (it closed). */
+static int handle(ws_session *s, app *a, const ws_msg *m)
+{
+    if (ws_msg_equals_ci(m, "bye")) {
+        ws_close(s, WS_CLOSE_NORMAL, "Client said BYE");
+        return 1;
+    }
+    if (m->type == WS_MSG_TEXT && strncmp((const char *)m->data, "flood:", 6) == 0) {
+        int n = atoi((const char *)m->data + 6);
+        char block[1024];
+        memset(block, 'f', sizeof block);
+        for (int i = 0; i < n; i++) {
+            if (ws_send_binary(s, block, sizeof block) != 0)
+                break;
+            a->flood_sent++;
+        }
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strncmp((const char *)m->data, "cast:", 5) == 0) {
+        ws_group_broadcast_text(a->group, (const char *)m->data + 5);
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "quit") == 0)
+        return 1; /* handler returns: the library closes with 1000 */
+    if (m->type == WS_MSG_TEXT)
+        ws_send_text_n(s, (const char *)m->data, m->len);
+    else
+        ws_send_binary(s, m->data, m->len);
+    return 0;
+}
+
+static void seq_handler(ws_session *s, void *ud)
+{
+    app *a = ud;
+    a->opens++;
+    ws_on_close(s, on_close_cb, a);
+    record_facts(s, a);
+    ws_msg m;
+    while (ws_recv(s, &m) == WS_OK)
+        if (handle(s, a, &m))
+            break;
+}
+
+static void ev_open(ws_session *s, void *ud)
+{
+    app *a = ud;
+    a->opens++;
+    ws_on_close(s, on_close_cb, a);
+    record_facts(s, a);
+}
+
+static void ev_message(ws_session *s, const ws_msg *m, void *ud)
+{
+    if (handle(s, ud, m) && strcmp((const char *)m->data, "quit") == 0)
+        ws_close(s, WS_CLOSE_NORMAL, NULL);
+}
+
+static void ev_error(ws_session *s, int err, void *ud)
+{
+    (void)s;
+    (void)err;
+    ((app *)ud)->errors++;
+}
+
+static void ev_drain(ws_session *s, void *ud)
+{
+    (void)s;
+    ((app *)ud)->drains++;
+}
+
+static const ws_event_callbacks EV = {ev_open, ev_message, ev_error, NULL, ev_drain};
+
+static fixture *fx_new(style st, ws_config *over)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->st = st;
+    f->net = ws_mem_net_new();
+    ws_config c = over ? *over : (ws_config){0};
+    c.backend = "mem";
+    c.io_arg = f->net;
+    c.no_signals = true;
+    f->srv = ws_server_new(&c);
+    assert_non_null(f->srv);
+    f->a.group = ws_group_new(f->srv);
+    if (st == STYLE_SEQ)
+        assert_int_equal(ws_route(f->srv, "/echo", seq_handler, &f->a), 0);
+    else
+        assert_int_equal(ws_route_events(f->srv, "/echo", &EV, &f->a), 0);
+    static const char *const protos[] = {"chat.json", "chat"};
+    assert_int_equal(ws_route_protocols(f->srv, "/echo", protos, 2), 0);
+    assert_int_equal(ws_server_start(f->srv), 0);
+    f->port = ws_server_port(f->srv);
+    assert_true(f->port > 0);
+    return f;
+}
+
+static void fx_free(fixture *f)
+{
+    ws_server_stop(f->srv);
+    for (int i = 0; i < 200 && ws_server_step(f->srv, 0) == 1; i++)
+        ws_mem_advance(f->net, 100);
+    ws_server_free(f->srv);
+    ws_group_free(f->a.group);
+    ws_mem_net_free(f->net);
+    free(f);
+}
+
+static int open_peer(fixture *f, peer *p, const char *extra)
+{
+    return peer_open(p, f->srv, f->net, f->port, "/echo", extra, NULL);
+}
+
+/* --- tests, each run for both styles ------------------------------------- */
+
+static void echo_and_facts(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, "User-Agent: cmocka\r\nCookie: a=1; sid=xyz\r\n"
+                                      "Sec-WebSocket-Protocol: chat, other\r\n"), 101);
+    assert_non_null(strstr(p.response, "Sec-WebSocket-Protocol: chat\r\n"));
+    assert_int_equal(peer_send_text(&p, "hello"), 0);
+    assert_true(peer_expect_text(&p, "hello"));
+    uint8_t bin[3000];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (uint8_t)i;
+    peer_send(&p, true, 2, bin, sizeof bin);
+    assert_int_equal(peer_recv(&p, 50, NULL), 2);
+    assert_int_equal(p.payload_len, sizeof bin);
+    assert_memory_equal(p.payload, bin, sizeof bin);
+    assert_string_equal(f->a.header_ua, "cmocka");
+    assert_string_equal(f->a.cookie, "xyz");
+    assert_string_equal(f->a.path, "/echo");
+    assert_string_equal(f->a.protocol, "chat");
+    assert_int_equal(ws_server_session_count(f->srv), 1);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_echo_seq(void **s) { (void)s; echo_and_facts(STYLE_SEQ); }
+static void test_echo_events(void **s) { (void)s; echo_and_facts(STYLE_EVENTS); }
+
+static void query_param(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(peer_open(&p, f->srv, f->net, f->port, "/echo?x=1&name=al%20ice+b", NULL,
+                               NULL), 101);
+    pump(f->srv, 3);
+    assert_string_equal(f->a.query_name, "al ice b");
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_query_seq(void **s) { (void)s; query_param(STYLE_SEQ); }
+static void test_query_events(void **s) { (void)s; query_param(STYLE_EVENTS); }
+
+static void fragmented_and_ping(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send(&p, false, 1, "Hel", 3);
+    peer_send(&p, true, 9, "are you there", 13);
+    peer_send(&p, false, 0, "lo, ", 4);
+    peer_send(&p, true, 0, "world", 5);
+    assert_int_equal(peer_recv(&p, 50, NULL), 10); /* pong first */
+    assert_string_equal((char *)p.payload, "are you there");
+    assert_true(peer_expect_text(&p, "Hello, world"));
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_fragments_seq(void **s) { (void)s; fragmented_and_ping(STYLE_SEQ); }
+static void test_fragments_events(void **s) { (void)s; fragmented_and_ping(STYLE_EVENTS); }
+
+/* Client closes: the server echoes the code and ends with cause PEER. */
+static void client_close(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send(&p, true, 8, "\x0f\xa0gone", 6); /* 4000 "gone" */
+    assert_int_equal(peer_expect_close(&p), 4000);
+    pump(f->srv, 5);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.code, 4000);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_PEER);
+    assert_string_equal(f->a.last.reason, "gone");
+    assert_int_equal(peer_recv(&p, 20, NULL), -2); /* server closed TCP */
+    assert_int_equal(ws_server_session_count(f->srv), 0);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_client_close_seq(void **s) { (void)s; client_close(STYLE_SEQ); }
+static void test_client_close_events(void **s) { (void)s; client_close(STYLE_EVENTS); }
+
+/* The seed's "bye": server closes with 1000 "Client said BYE"; the client
+ * answers and the session ends with cause LOCAL and the server's reason. */
+static void server_close(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_text(&p, "BYE");
+    assert_int_equal(peer_expect_close(&p), 1000);
+    assert_string_equal((char *)p.payload + 2, "Client said BYE");
+    assert_int_equal(f->a.closes, 0); /* not ended until the client answers */
+    peer_send(&p, true, 8, "\x03\xe8", 2);
+    pump(f->srv, 5);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_LOCAL);
+    assert_int_equal(f->a.last.code, 1000);
+    assert_string_equal(f->a.last.reason, "Client said BYE");
+    assert_int_equal(peer_recv(&p, 20, NULL), -2);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_server_close_seq(void **s) { (void)s; server_close(STYLE_SEQ); }
+static void test_server_close_events(void **s) { (void)s; server_close(STYLE_EVENTS); }
+
+/* The client never answers our close: TCP is cut after close_timeout. */
+static void close_timeout(style st)
+{
+    ws_config c = {.close_timeout_ms = 3000};
+    fixture *f = fx_new(st, &c);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_text(&p, "bye");
+    assert_int_equal(peer_expect_close(&p), 1000);
+    ws_mem_advance(f->net, 2999);
+    pump(f->srv, 3);
+    assert_false(ws_mem_server_closed(f->net, p.c));
+    ws_mem_advance(f->net, 2);
+    pump(f->srv, 3);
+    assert_true(ws_mem_server_closed(f->net, p.c));
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.code, 1000);
+    assert_int_equal(f->a.last.err, WS_ETIMEDOUT);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_close_timeout_seq(void **s) { (void)s; close_timeout(STYLE_SEQ); }
+static void test_close_timeout_events(void **s) { (void)s; close_timeout(STYLE_EVENTS); }
+
+/* Leaving the handler (or closing from on_message) closes with 1000. */
+static void handler_return(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_text(&p, "quit");
+    assert_int_equal(peer_expect_close(&p), 1000);
+    peer_send(&p, true, 8, "\x03\xe8", 2);
+    pump(f->srv, 5);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_LOCAL);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_handler_return_seq(void **s) { (void)s; handler_return(STYLE_SEQ); }
+static void test_handler_return_events(void **s) { (void)s; handler_return(STYLE_EVENTS); }
+
+/* Idle timeout (fake clock) and the server's periodic ping. */
+static void idle_and_ping(style st)
+{
+    ws_config c = {.ping_period_ms = 1000, .timeout_ms = 5000};
+    fixture *f = fx_new(st, &c);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    ws_mem_advance(f->net, 1000);
+    assert_int_equal(peer_recv(&p, 10, NULL), 9);  /* ping */
+    peer_send(&p, true, 10, "", 0);                 /* pong keeps it alive */
+    pump(f->srv, 3);
+    ws_mem_advance(f->net, 4500);                   /* 4.5 s after the pong */
+    pump(f->srv, 3);
+    assert_int_equal(f->a.closes, 0);
+    ws_mem_advance(f->net, 600);                    /* 5.1 s of silence */
+    assert_int_equal(peer_expect_close(&p), 1001);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_TIMEOUT);
+    assert_int_equal(f->a.last.err, WS_ETIMEDOUT);
+    if (st == STYLE_EVENTS)
+        assert_int_equal(f->a.errors, 1);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_idle_seq(void **s) { (void)s; idle_and_ping(STYLE_SEQ); }
+static void test_idle_events(void **s) { (void)s; idle_and_ping(STYLE_EVENTS); }
+
+/* A protocol error (unmasked frame) fails the connection with 1002. */
+static void protocol_error(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_raw(&p, "\x81\x02hi", 4);
+    assert_int_equal(peer_expect_close(&p), 1002);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_PROTOCOL);
+    assert_int_equal(f->a.last.code, 1002);
+    assert_int_equal(peer_recv(&p, 20, NULL), -2);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_protocol_error_seq(void **s) { (void)s; protocol_error(STYLE_SEQ); }
+static void test_protocol_error_events(void **s) { (void)s; protocol_error(STYLE_EVENTS); }
+
+/* Backpressure: the client reads nothing (window 0). A sequential handler is
+ * suspended at the high-water mark and resumes when the client reads; a
+ * callback route keeps queueing and gets on_drain. Nothing is lost. */
+static void backpressure(style st)
+{
+    ws_config c = {.send_high_water = 8 * 1024, .send_hard_limit = 1024 * 1024};
+    fixture *f = fx_new(st, &c);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    ws_mem_set_window(f->net, p.c, 0);
+    peer_send_text(&p, "flood:100");
+    pump(f->srv, 10);
+    if (st == STYLE_SEQ)
+        assert_true(f->a.flood_sent > 0 && f->a.flood_sent < 100); /* suspended */
+    else
+        assert_int_equal(f->a.flood_sent, 100);
+    /* While suspended, further input waits its turn. */
+    peer_send_text(&p, "after");
+    pump(f->srv, 5);
+    ws_mem_set_window(f->net, p.c, SIZE_MAX);
+    for (int i = 0; i < 100; i++) {
+        int op = peer_recv(&p, 50, NULL);
+        if (op != 2)
+            fail_msg("message %d: opcode %d", i, op);
+        assert_int_equal(p.payload_len, 1024);
+    }
+    assert_true(peer_expect_text(&p, "after"));
+    assert_int_equal(f->a.flood_sent, 100);
+    if (st == STYLE_EVENTS)
+        assert_true(f->a.drains >= 1);
+    assert_int_equal(f->a.closes, 0);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_backpressure_seq(void **s) { (void)s; backpressure(STYLE_SEQ); }
+static void test_backpressure_events(void **s) { (void)s; backpressure(STYLE_EVENTS); }
+
+/* Past the hard limit the session is closed with 1008 (cause OVERLOAD). A
+ * sequential handler is suspended before the hard limit, so that style
+ * reaches it through other sessions' sends (a broadcast). */
+static void test_hard_limit_events(void **s)
+{
+    (void)s;
+    ws_config c = {.send_high_water = 4 * 1024, .send_hard_limit = 64 * 1024};
+    fixture *f = fx_new(STYLE_EVENTS, &c);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    ws_mem_set_window(f->net, p.c, 0);
+    peer_send_text(&p, "flood:1000");
+    pump(f->srv, 10);
+    assert_true(f->a.flood_sent < 1000);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_OVERLOAD);
+    assert_int_equal(f->a.last.code, 1008);
+    assert_int_equal(f->a.errors, 1);
+    ws_mem_advance(f->net, 6000); /* close timeout: the reader never reads */
+    pump(f->srv, 5);
+    assert_true(ws_mem_server_closed(f->net, p.c));
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_hard_limit_broadcast(void **s)
+{
+    (void)s;
+    ws_config c = {.send_high_water = 4 * 1024, .send_hard_limit = 64 * 1024};
+    fixture *f = fx_new(STYLE_SEQ, &c);
+    peer slow, fast;
+    assert_int_equal(open_peer(f, &slow, NULL), 101);
+    assert_int_equal(open_peer(f, &fast, NULL), 101);
+    ws_mem_set_window(f->net, slow.c, 0);
+    char msg[1100] = "cast:";
+    memset(msg + 5, 'b', 1000);
+    for (int i = 0; i < 80; i++) {
+        peer_send_text(&fast, msg);
+        assert_int_equal(peer_recv(&fast, 50, NULL), 1);
+    }
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_OVERLOAD);
+    assert_int_equal(ws_group_count(f->a.group), 1);
+    peer_free(&slow);
+    peer_free(&fast);
+    fx_free(f);
+}
+
+/* Groups: broadcast reaches every member once; a member that leaves (closes)
+ * mid-way stops receiving and leaves the group by itself. */
+static void groups(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(open_peer(f, &p[i], NULL), 101);
+    pump(f->srv, 3);
+    assert_int_equal(ws_group_count(f->a.group), 3);
+    peer_send_text(&p[0], "cast:one");
+    for (int i = 0; i < 3; i++)
+        assert_true(peer_expect_text(&p[i], "one"));
+    peer_send(&p[2], true, 8, "\x03\xe8", 2);
+    peer_send_text(&p[1], "cast:two");
+    pump(f->srv, 5);
+    assert_int_equal(ws_group_count(f->a.group), 2);
+    assert_true(peer_expect_text(&p[0], "two"));
+    assert_true(peer_expect_text(&p[1], "two"));
+    assert_int_equal(peer_expect_close(&p[2]), 1000);
+    assert_int_equal(peer_recv(&p[2], 10, NULL), -2);
+    for (int i = 0; i < 3; i++)
+        peer_free(&p[i]);
+    fx_free(f);
+}
+
+static void test_groups_seq(void **s) { (void)s; groups(STYLE_SEQ); }
+static void test_groups_events(void **s) { (void)s; groups(STYLE_EVENTS); }
+
+/* Stop: every session gets 1001 and the server finishes. */
+static void stop_sends_1001(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(open_peer(f, &p[i], NULL), 101);
+    ws_server_stop(f->srv);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(peer_expect_close(&p[i]), 1001);
+        peer_send(&p[i], true, 8, "\x03\xe9", 2);
+        ws_mem_close(f->net, p[i].c); /* as a real client does after the handshake */
+    }
+    int steps = 0;
+    while (ws_server_step(f->srv, 0) == 1 && steps++ < 100)
+        ;
+    assert_true(steps < 100);
+    assert_int_equal(f->a.closes, 2);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_SHUTDOWN);
+    assert_int_equal(f->a.last.code, 1001);
+    for (int i = 0; i < 2; i++)
+        peer_free(&p[i]);
+    fx_free(f);
+}
+
+static void test_stop_seq(void **s) { (void)s; stop_sends_1001(STYLE_SEQ); }
+static void test_stop_events(void **s) { (void)s; stop_sends_1001(STYLE_EVENTS); }
+
+/* --- style-independent ----------------------------------------------------- */
+
+static void hello_http(const ws_request *req, ws_http_reply *reply, void *ud)
+{
+    (void)ud;
+    char v[32] = "";
+    ws_request_query(req, "v", v, sizeof v);
+    char body[64];
+    int n = snprintf(body, sizeof body, "hello %s", v);
+    ws_http_respond(reply, 200, "text/plain", body, (size_t)n);
+}
+
+static int http_status(fixture *f, const char *request, peer *p)
+{
+    int st = peer_open(p, f->srv, f->net, f->port, NULL, NULL, request);
+    return st;
+}
+
+static void test_http_statuses(void **s)
+{
+    (void)s;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    fixture f = {.net = net};
+    f.srv = ws_server_new(&c);
+    assert_int_equal(ws_route(f.srv, "/echo", seq_handler, &f.a), 0);
+    assert_int_equal(ws_route(f.srv, "/echo", seq_handler, &f.a), WS_EEXIST);
+    assert_int_equal(ws_route(f.srv, "nope", seq_handler, &f.a), WS_EINVAL);
+    assert_int_equal(ws_http_route(f.srv, "/hello", hello_http, NULL), 0);
+    assert_int_equal(ws_server_start(f.srv), 0);
+    assert_int_equal(ws_route(f.srv, "/late", seq_handler, &f.a), WS_ESTATE);
+    f.port = ws_server_port(f.srv);
+    peer p;
+    assert_int_equal(http_status(&f, "GET /hello?v=world HTTP/1.1\r\nHost: x\r\n\r\n", &p), 200);
+    assert_non_null(strstr(p.response, "Content-Length: 11"));
+    pump(f.srv, 3);
+    wsf_frame fr;
+    (void)fr;
+    peer_free(&p);
+    static const struct { const char *req; int status; } v[] = {
+        {"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", 426},
+        {"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+        {"POST /hello HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+        {"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n", 426},
+        {"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", 400},
+        {"GET /hello HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", 400},
+        {"\x16\x03\x01\x00\xa5garbage", 400},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+        int st = http_status(&f, v[i].req, &p);
+        if (st != v[i].status)
+            fail_msg("request %zu: status %d, expected %d", i, st, v[i].status);
+        peer_free(&p);
+    }
+    /* 426 names the version. */
+    http_status(&f, v[0].req, &p);
+    assert_non_null(strstr(p.response, "Sec-WebSocket-Version: 13"));
+    peer_free(&p);
+    /* Oversized head: 431. */
+    char *big = malloc(10000);
+    strcpy(big, "GET /echo HTTP/1.1\r\nX: ");
+    memset(big + strlen(big), 'a', 9000);
+    strcpy(big + 9023, "\r\n\r\n");
+    assert_int_equal(http_status(&f, big, &p), 431);
+    peer_free(&p);
+    free(big);
+    ws_server_free(f.srv);
+    ws_mem_net_free(net);
+}
+
+/* A client that sends half a request and stalls gets 408 at the deadline. */
+static void test_handshake_timeout(void **s)
+{
+    (void)s;
+    ws_config c = {.handshake_timeout_ms = 2000};
+    fixture *f = fx_new(STYLE_SEQ, &c);
+    int cl = ws_mem_connect(f->net, f->port);
+    ws_mem_write(f->net, cl, "GET /echo HTTP/1.1\r\nHo", 22);
+    pump(f->srv, 3);
+    ws_mem_advance(f->net, 1999);
+    pump(f->srv, 3);
+    assert_false(ws_mem_server_closed(f->net, cl));
+    ws_mem_advance(f->net, 2);
+    pump(f->srv, 3);
+    char buf[256] = "";
+    long n = ws_mem_read(f->net, cl, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "408"));
+    ws_mem_advance(f->net, 3000);
+    pump(f->srv, 3);
+    assert_true(ws_mem_server_closed(f->net, cl));
+    ws_mem_close(f->net, cl);
+    fx_free(f);
+}
+
+/* Raw frames: ws_recv_frame hands out each fragment as it came. */
+static void frame_handler(ws_session *s, void *ud)
+{
+    (void)ud;
+    ws_msg m;
+    char out[128];
+    while (ws_recv_frame(s, &m) == WS_OK) {
+        snprintf(out, sizeof out, "%d:%d:%.*s", m.type, m.fin, (int)m.len, (const char *)m.data);
+        ws_send_text(s, out);
+    }
+}
+
+static void test_recv_frame(void **s)
+{
+    (void)s;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    ws_server *srv = ws_server_new(&c);
+    ws_route(srv, "/raw", frame_handler, NULL);
+    ws_server_start(srv);
+    peer p;
+    assert_int_equal(peer_open(&p, srv, net, ws_server_port(srv), "/raw", NULL, NULL), 101);
+    peer_send(&p, false, 1, "ab", 2);
+    peer_send(&p, true, 0, "cd", 2);
+    assert_true(peer_expect_text(&p, "1:0:ab"));
+    assert_true(peer_expect_text(&p, "0:1:cd"));
+    peer_free(&p);
+    ws_server_free(srv);
+    ws_mem_net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_echo_seq), cmocka_unit_test(test_echo_events),
+        cmocka_unit_test(test_query_seq), cmocka_unit_test(test_query_events),
+        cmocka_unit_test(test_fragments_seq), cmocka_unit_test(test_fragments_events),
+        cmocka_unit_test(test_client_close_seq), cmocka_unit_test(test_client_close_events),
+        cmocka_unit_test(test_server_close_seq), cmocka_unit_test(test_server_close_events),
+        cmocka_unit_test(test_close_timeout_seq), cmocka_unit_test(test_close_timeout_events),
+        cmocka_unit_test(test_handler_return_seq), cmocka_unit_test(test_handler_return_events),
+        cmocka_unit_test(test_idle_seq), cmocka_unit_test(test_idle_events),
+        cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
+        cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
+        cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
+        cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),
+        cmocka_unit_test(test_stop_seq), cmocka_unit_test(test_stop_events),
+        cmocka_unit_test(test_http_statuses), cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_recv_frame),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
