@@ -61,7 +61,7 @@ typedef struct ws_config {
     ws_log_fn log;               /* NULL = silent */
     void *log_ud;
     ws_log_level log_level;      /* 0 = WS_LOG_INFO */
-    bool no_signals;             /* ws_server_run leaves SIGINT/SIGTERM alone */
+    bool no_signals;             /* leave SIGINT/SIGTERM alone (see ws_server_start) */
 } ws_config;
 
 /* Creates a server. cfg may be NULL for all defaults. Nothing is bound until
@@ -71,7 +71,11 @@ WS_API ws_server *ws_server_new(const ws_config *cfg);
 WS_API ws_server *ws_server_new_err(const ws_config *cfg, int *err);
 
 /* Binds, listens and starts the event loops (threads - 1 of them on new
- * threads; loop 0 runs in ws_server_run or ws_server_step). Returns 0,
+ * threads; loop 0 runs in ws_server_run or ws_server_step). Unless
+ * cfg.no_signals, it also blocks SIGINT and SIGTERM in the calling thread
+ * (the loop threads inherit that) and starts a thread that turns them into
+ * ws_server_stop(); the previous mask is restored when ws_server_run
+ * returns or the server is freed. Returns 0,
  * WS_EADDRINUSE, WS_EACCES, WS_ENOTSUP (unknown backend), WS_ESTATE if
  * already started. If it fails, nothing was started. */
 WS_API int ws_server_start(ws_server *srv);

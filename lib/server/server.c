@@ -178,6 +178,10 @@ int ws_server_start(ws_server *srv)
     int rc = workers_init(srv);
     if (rc)
         return rc;
+    /* Before any thread exists, so that every loop thread inherits the
+     * blocked SIGINT/SIGTERM and only the signal thread takes them. */
+    if (!srv->cfg.no_signals && ws__signals_start(srv) < 0)
+        ws__log(&srv->log, WS_LOG_WARN, "signal thread not started; SIGTERM will not stop gracefully");
     ws__worker *w0 = &srv->workers[0];
     int port = 0;
     int fd = srv->io->listen(w0->loop.io_state, srv->cfg.bind, srv->cfg.port, srv->cfg.backlog,
@@ -185,6 +189,7 @@ int ws_server_start(ws_server *srv)
     if (fd < 0) {
         ws__log(&srv->log, WS_LOG_ERROR, "listen on %s:%d: %s", srv->cfg.bind, srv->cfg.port,
                 ws_strerror(fd));
+        ws__signals_stop(srv);
         for (int i = 0; i < srv->nworkers; i++) {
             ws__stack_pool_fini(&srv->workers[i].stacks);
             ws__loop_fini(&srv->workers[i].loop);
@@ -297,13 +302,9 @@ int ws_server_run(ws_server *srv)
     if (!srv)
         return WS_EINVAL;
     if (atomic_load(&srv->state) == WS__SRV_NEW) {
-        if (!srv->cfg.no_signals && ws__signals_start(srv) < 0)
-            return WS_ESYS;
         int rc = ws_server_start(srv);
-        if (rc) {
-            ws__signals_stop(srv);
+        if (rc)
             return rc;
-        }
     }
     ws__worker *w0 = &srv->workers[0];
     for (;;) {
@@ -370,6 +371,7 @@ void ws_server_free(ws_server *srv)
                 srv->workers[i].thread_started)
                 pthread_join(srv->workers[i].thread, NULL);
     }
+    ws__signals_stop(srv);
     if (srv->listen_fd >= 0 && srv->nworkers)
         srv->io->close(srv->workers[0].loop.io_state, srv->listen_fd);
     for (int i = 0; i < srv->nworkers; i++)

@@ -3,6 +3,7 @@
 #define WS_SERVER_SERVER_IMPL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -57,6 +58,7 @@ struct ws_server {
     pthread_t sig_thread;
     bool sig_thread_started;
     atomic_int sig_exit;
+    sigset_t sig_old_mask;
 };
 
 /* Fills defaults and validates. Returns 0 or WS_EINVAL. */

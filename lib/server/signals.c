@@ -32,9 +32,11 @@ int ws__signals_start(ws_server *srv)
     sigaddset(&set, SIGTERM);
     /* Blocked in the calling thread before any worker exists, so every
      * thread created afterwards inherits the mask. */
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (pthread_create(&srv->sig_thread, NULL, sig_main, srv) != 0)
+    pthread_sigmask(SIG_BLOCK, &set, &srv->sig_old_mask);
+    if (pthread_create(&srv->sig_thread, NULL, sig_main, srv) != 0) {
+        pthread_sigmask(SIG_SETMASK, &srv->sig_old_mask, NULL);
         return WS_ESYS;
+    }
     srv->sig_thread_started = true;
     return 0;
 }
@@ -47,9 +49,5 @@ void ws__signals_stop(ws_server *srv)
     pthread_kill(srv->sig_thread, SIGTERM);
     pthread_join(srv->sig_thread, NULL);
     srv->sig_thread_started = false;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    pthread_sigmask(SIG_SETMASK, &srv->sig_old_mask, NULL);
 }

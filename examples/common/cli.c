@@ -1,0 +1,83 @@
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(const char *prog, const char *extra, int code)
+{
+    fprintf(code ? stderr : stdout,
+            "usage: %s [--port N] [--bind ADDR] [--threads N] [--backend NAME]%s [--verbose]\n"
+            "  --port N        TCP port (default 8080; 0 picks a free one)\n"
+            "  --bind ADDR     address to listen on (default 0.0.0.0)\n"
+            "  --threads N     event loops (default 1)\n"
+            "  --backend NAME  I/O backend: epoll, poll (default: the build's)\n"
+            "  --verbose       log debug messages\n",
+            prog, extra);
+    exit(code);
+}
+
+static bool allowed(const char *const *extra, const char *name)
+{
+    for (; extra && *extra; extra++)
+        if (strcmp(*extra, name) == 0)
+            return true;
+    return false;
+}
+
+static long number(const char *prog, const char *extra, const char *v, long lo, long hi)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < lo || n > hi)
+        usage(prog, extra, 2);
+    return n;
+}
+
+void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usage_extra,
+               const char *const *extra)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg.port = 8080;
+    c->cfg.log = cli_log;
+    c->cfg.log_ud = c;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            usage(prog, usage_extra, 0);
+        else if (strcmp(a, "--port") == 0)
+            c->cfg.port = (int)number(prog, usage_extra, v, 0, 65535), i++;
+        else if (strcmp(a, "--threads") == 0)
+            c->cfg.threads = (int)number(prog, usage_extra, v, 1, 64), i++;
+        else if (strcmp(a, "--bind") == 0 && v)
+            c->cfg.bind = v, i++;
+        else if (strcmp(a, "--backend") == 0 && v)
+            c->cfg.backend = v, i++;
+        else if (strcmp(a, "--verbose") == 0)
+            c->verbose = true;
+        else if (strcmp(a, "--style") == 0 && v && allowed(extra, "style"))
+            c->style = v, i++;
+        else if (strcmp(a, "--web-root") == 0 && v && allowed(extra, "web-root"))
+            c->web_root = v, i++;
+        else if (strcmp(a, "--no-deflate") == 0)
+            c->no_deflate = true;
+        else
+            usage(prog, usage_extra, 2);
+    }
+    c->cfg.log_level = c->verbose ? WS_LOG_DEBUG : WS_LOG_INFO;
+}
+
+void cli_log(ws_log_level level, const char *msg, void *ud)
+{
+    static const char *const names[] = {"", "error", "warn", "info", "debug"};
+    (void)ud;
+    fprintf(stderr, "[%s] %s\n", names[level], msg);
+}
+
+void cli_announce(ws_server *srv, const cli *c, const char *what, const char *scheme)
+{
+    const char *host = c->cfg.bind && strcmp(c->cfg.bind, "0.0.0.0") != 0 ? c->cfg.bind : "localhost";
+    printf("%s at %s://%s:%d\n", what, scheme, host, ws_server_port(srv));
+    fflush(stdout);
+}

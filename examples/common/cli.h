@@ -1,0 +1,28 @@
+/* Command-line flags and logging shared by the example servers. */
+#ifndef EXAMPLES_CLI_H
+#define EXAMPLES_CLI_H
+
+#include <stdbool.h>
+#include <wschat.h>
+
+typedef struct cli {
+    ws_config cfg;
+    const char *style;       /* echo: "handler" or "events" */
+    const char *web_root;    /* chat: serve the client from here */
+    bool no_deflate;
+    bool verbose;
+} cli;
+
+/* Parses the common flags (--port --bind --threads --backend --verbose
+ * --help) plus the ones named in `extra` ("style", "web-root"). Exits on
+ * --help or a bad flag. */
+void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usage_extra,
+               const char *const *extra);
+
+/* A log hook printing "[level] message" to stderr. */
+void cli_log(ws_log_level level, const char *msg, void *ud);
+
+/* Prints "<what> at <scheme>://HOST:PORT" once the server is bound. */
+void cli_announce(ws_server *srv, const cli *c, const char *what, const char *scheme);
+
+#endif

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what building and testing libwschat needs, only where missing.
+# Usage: scripts/deps.sh [build|test]
+set -euo pipefail
+want=(meson ninja-build gcc pkg-config zlib1g-dev libjansson-dev)
+if [ "${1:-build}" = test ]; then
+  want+=(libcmocka-dev clang libclang-rt-dev python3 python3-websockets nodejs npm)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The quick start's second command, and what .ci/run calls: installs what it
+# needs, then builds and tests twice: a -Werror build, and an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with
+# "N passed, M failed" and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scripts/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
+( cd tests/integration && { [ -d node_modules/ws ] || npm ci --silent --no-audit --no-fund >/dev/null; } ) \
+  || { echo "npm install of ws failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+count_log() { # tally a meson testlog.json
+  local log=$1
+  [ -f "$log" ] || return 0
+  local p f
+  p=$(grep -c '"result": "OK"' "$log" || true)
+  f=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+step() { # a check outside meson: name, command...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+
+build_and_test() { # dir, meson options...
+  local dir=$1; shift
+  rm -f "$dir/meson-logs/testlog.json"
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" -Dwerror=true "$@" >/dev/null || { failed=$((failed + 1)); echo "FAILED: setup $dir"; return; }
+  fi
+  if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+    tail -40 "$dir.build.log"; failed=$((failed + 1)); echo "FAILED: build $dir"; return
+  fi
+  meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "${TIMEOUT_MULT:-1}" \
+    | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
+  count_log "$dir/meson-logs/testlog.json"
+}
+
+echo "== build 1: -Werror"
+build_and_test build-ci
+echo "== build 2: ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TIMEOUT_MULT=3 build_and_test build-ci-asan -Db_sanitize=address,undefined -Db_lundef=false
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== packaging"
+step "pkg-config consumer" scripts/check-pkgconfig.sh "$root/build-ci"
+step "exported symbols carry the ws_ prefix" tests/abi/check_symbols.sh "$root/build-ci/lib/libwschat.so"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
