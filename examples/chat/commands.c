@@ -54,8 +54,18 @@ int chat_parse_text(const char *line, size_t len, chat_cmd *c)
     if (strcmp(verb, "/users") == 0)
         return set(c, CMD_USERS, NULL, "", 0);
     if (strcmp(verb, "/name") == 0) {
-        if (word(&p, end, arg, sizeof arg) < 0)
+        /* The whole rest of the line is the name, so "/name a b" is refused
+         * by validation instead of quietly becoming "a". */
+        while (p < end && *p == ' ')
+            p++;
+        while (end > p && end[-1] == ' ')
+            end--;
+        if (p == end)
             return error(c, "usage: /name NEW");
+        if ((size_t)(end - p) >= sizeof arg)
+            return error(c, "names are 1-32 letters, digits, '_' or '-'");
+        memcpy(arg, p, (size_t)(end - p));
+        arg[end - p] = '\0';
         return set(c, CMD_RENAME, arg, "", 0);
     }
     if (strcmp(verb, "/whisper") == 0) {

@@ -16,6 +16,7 @@
 static void on_io(ws__loop *l, int fd, unsigned events, void *ud);
 static void on_timer(ws__timer *t, void *ud);
 static void ws_input(ws_session *s, uint8_t *data, size_t len);
+static bool handler_ready(const ws_session *s);
 
 static uint64_t now_of(ws_session *s) { return s->w->loop.now; }
 static const ws_config *cfg_of(ws_session *s) { return &s->srv->cfg; }
@@ -342,12 +343,12 @@ void ws__session_resume_input(ws_session *s)
         size_t off = s->held_off, len = s->held_len;
         s->held_len = 0;
         ws_input(s, buf + off, len);
-        if (s->held != buf || s->held_len || s->reading == false)
-            return; /* paused again, or the session moved on */
+        if (s->held != buf || s->held_len || !handler_ready(s))
+            return; /* paused again (hold() turned reading off), or moved on */
         free(buf);
         s->held = NULL;
     }
-    if (s->phase == WS__PH_OPEN && !s->reading) {
+    if (s->phase == WS__PH_OPEN) {
         s->reading = true;
         set_interest(s);
     }
@@ -364,7 +365,6 @@ static void ws_input(ws_session *s, uint8_t *data, size_t len)
         hold(s, data, len);
         return;
     }
-    s->reading = true;
     s->feeding = true;
     long n = ws__conn_feed(&s->conn, data, len);
     s->feeding = false;

@@ -406,6 +406,27 @@ static void backpressure(style st)
 static void test_backpressure_seq(void **s) { (void)s; backpressure(STYLE_SEQ); }
 static void test_backpressure_events(void **s) { (void)s; backpressure(STYLE_EVENTS); }
 
+/* Regression: a handler suspended by one send over the high-water mark and
+ * resumed when the queue drains must get read interest back, or the next
+ * message would never be read. */
+static void resume_rearms_reading(style st)
+{
+    ws_config c = {.send_high_water = 512, .send_hard_limit = 1024 * 1024};
+    fixture *f = fx_new(st, &c);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_text(&p, "flood:1");
+    assert_int_equal(peer_recv(&p, 50, NULL), 2);
+    pump(f->srv, 5);
+    peer_send_text(&p, "later");
+    assert_true(peer_expect_text(&p, "later"));
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_resume_rearms_seq(void **s) { (void)s; resume_rearms_reading(STYLE_SEQ); }
+static void test_resume_rearms_events(void **s) { (void)s; resume_rearms_reading(STYLE_EVENTS); }
+
 /* Past the hard limit the session is closed with 1008 (cause OVERLOAD). A
  * sequential handler is suspended before the hard limit, so that style
  * reaches it through other sessions' sends (a broadcast). */
@@ -652,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_idle_seq), cmocka_unit_test(test_idle_events),
         cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
+        cmocka_unit_test(test_resume_rearms_seq), cmocka_unit_test(test_resume_rearms_events),
         cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
         cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),
         cmocka_unit_test(test_stop_seq), cmocka_unit_test(test_stop_events),

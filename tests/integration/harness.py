@@ -1,0 +1,72 @@
+"""Shared helpers for integration tests: start a real server binary on a free
+port, read the port back from its first line, and always stop it by PID."""
+import asyncio
+import contextlib
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(n, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+@contextlib.contextmanager
+def server(binary, *args, nofile=None):
+    """Runs `binary --port 0 args...`; yields (proc, port)."""
+    def limits():
+        if nofile:
+            raise_nofile(nofile)
+    proc = subprocess.Popen([binary, "--port", "0", "--bind", "127.0.0.1", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limits)
+    try:
+        line = ""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if line or proc.poll() is not None:
+                break
+        m = re.search(r":(\d+)\s*$", line)
+        if not m:
+            raise RuntimeError(f"{binary} did not announce a port: {line!r} "
+                               f"{proc.stderr.read() if proc.poll() is not None else ''}")
+        yield proc, int(m.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def check(name, cond, detail=""):
+    if cond:
+        RESULTS["passed"] += 1
+        print(f"ok: {name}")
+    else:
+        RESULTS["failed"] += 1
+        print(f"FAILED: {name} {detail}")
+
+
+async def bounded(coro, seconds=20):
+    return await asyncio.wait_for(coro, seconds)
+
+
+def run(main):
+    """Runs an async main; any exception counts as a failure. Exits 1 on failure."""
+    try:
+        asyncio.run(asyncio.wait_for(main(), 240))
+    except Exception as e:  # noqa: BLE001 - report and fail, never hang
+        import traceback
+        traceback.print_exc()
+        check("no exception", False, repr(e))
+    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    sys.exit(1 if RESULTS["failed"] or not RESULTS["passed"] else 0)
