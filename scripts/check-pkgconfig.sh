@@ -25,7 +25,7 @@ int main(void)
     return 0;
 }
 C
-# pkg-config --define-prefix relocates the .pc file's prefix to the stage.
-flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --define-prefix --cflags --libs libwschat)
+# Point the .pc file's prefix at the staging directory.
+flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --define-variable=prefix="$stage$prefix" --cflags --libs libwschat)
 cc -std=c11 -Wall -Werror "$stage/app.c" $flags -o "$stage/app"
 LD_LIBRARY_PATH="$stage$prefix/$libdir" "$stage/app"
