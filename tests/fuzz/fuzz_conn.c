@@ -15,15 +15,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct sink {
     size_t out;
+    bool frame_mode;
+    uint8_t op;              /* frame mode: opcode of the message in progress */
+    uint8_t acc[MAX_MSG];    /* frame mode: the message so far */
+    size_t acc_len;
 } sink;
 
 static int on_message(void *ud, uint8_t op, bool fin, uint8_t *p, size_t n)
 {
-    (void)ud;
-    (void)fin;
+    sink *s = ud;
     if (n > MAX_MSG)
         abort();
-    if (op == 1 && !ws__utf8_valid(p, n))
+    if (!s->frame_mode) {
+        if (op == 1 && !ws__utf8_valid(p, n))
+            abort();
+        return 0;
+    }
+    /* Frames of a text message may split a character; only the whole
+     * message has to be valid UTF-8. */
+    if (op != 0) {
+        s->op = op;
+        s->acc_len = 0;
+    }
+    if (s->acc_len + n > MAX_MSG)
+        abort();
+    memcpy(s->acc + s->acc_len, p, n);
+    s->acc_len += n;
+    if (fin && s->op == 1 && !ws__utf8_valid(s->acc, s->acc_len))
         abort();
     return 0;
 }
@@ -41,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    sink s = {0};
+    static sink s;
+    memset(&s, 0, sizeof s);
+    s.frame_mode = (data[0] & 1) != 0;
     ws__conn c;
     ws__conn_config cfg = {.max_frame = MAX_MSG, .max_message = MAX_MSG,
                            .frame_mode = (data[0] & 1) != 0};
