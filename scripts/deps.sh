@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(meson ninja-build gcc pkg-config zlib1g-dev libjansson-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libcmocka-dev clang libclang-rt-dev python3 python3-websockets)
+  want+=(libcmocka-dev clang libclang-rt-dev python3 python3-websockets chromium)
 fi
 missing=()
 for p in "${want[@]}"; do

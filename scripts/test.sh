@@ -7,8 +7,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scripts/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
-( cd tests/integration && { [ -d node_modules/ws ] || npm ci --silent --no-audit --no-fund >/dev/null; } ) \
-  || { echo "npm install of ws failed"; echo "0 passed, 1 failed"; exit 1; }
+for d in tests/integration tests/browser; do
+  ( cd "$d" && { [ -d node_modules ] || npm ci --silent --no-audit --no-fund >/dev/null; } ) \
+    || { echo "npm install in $d failed"; echo "0 passed, 1 failed"; exit 1; }
+done
 
 passed=0
 failed=0

@@ -1,0 +1,94 @@
+// The chat web client in real headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core): two pages join under different names, exchange
+// a message and a whisper, and each sees exactly what it should.
+// Usage: node test_chat_browser.mjs CHAT_BIN ARTIFACT_DIR
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const [chatBin, artifacts] = process.argv.slice(2, 4);
+mkdirSync(artifacts, { recursive: true });
+let passed = 0, failed = 0;
+const check = (name, ok, detail = "") => {
+  if (ok) { passed++; console.log(`ok: ${name}`); } else { failed++; console.log(`FAILED: ${name} ${detail}`); }
+};
+
+function start() {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(chatBin, ["--port", "0", "--bind", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+    const t = setTimeout(() => reject(new Error("chat did not start")), 10000);
+    createInterface({ input: proc.stdout }).once("line", (line) => {
+      clearTimeout(t);
+      const m = line.match(/^Responding at (http:\/\/\S+:(\d+))$/);
+      m ? resolve({ proc, url: `http://127.0.0.1:${m[2]}/` }) : reject(new Error(line));
+    });
+  });
+}
+
+// What a page's message log shows, one string per line.
+const logOf = (page) => page.$$eval("#log li", (lis) => lis.map((li) => `${li.className}|${li.textContent}`));
+const usersOf = (page) => page.$$eval("#users li", (lis) => lis.map((li) => li.dataset.name));
+
+async function join(browser, url, name, viewport) {
+  const page = await browser.newPage({ viewport });
+  await page.goto(url);
+  await page.fill("#name", name);
+  await page.click("#join button");
+  await page.waitForSelector("#log li.system");
+  return page;
+}
+
+const { proc, url } = await start();
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+try {
+  const alice = await join(browser, url, "alice", { width: 1100, height: 700 });
+  check("alice sees her welcome", (await logOf(alice))[0] === "system|You are connected! There are 1 users here. You are alice.");
+  const bob = await join(browser, url, "bob", { width: 390, height: 760 }); // a phone
+  check("bob sees his welcome", (await logOf(bob))[0] === "system|You are connected! There are 2 users here. You are bob.");
+  await alice.waitForFunction(() => document.querySelectorAll("#users li").length === 2);
+  check("alice sees bob join", (await logOf(alice)).includes("system|bob joined"));
+  check("both are listed for alice", JSON.stringify(await usersOf(alice)) === '["alice","bob"]');
+
+  await alice.fill("#text", "hello bob");
+  await alice.press("#text", "Enter");
+  await bob.waitForSelector("#log li.msg");
+  await alice.waitForSelector("#log li.mine");
+  check("bob sees alice's message", (await logOf(bob)).includes("msg|alicehello bob"));
+  check("alice sees her own message", (await logOf(alice)).includes("mine|alicehello bob"));
+
+  await bob.click('#users li[data-name="alice"]'); // whisper by clicking a name
+  check("clicking a name targets a whisper", (await bob.textContent("#target")).startsWith("to alice"));
+  await bob.fill("#text", "just for you");
+  await bob.press("#text", "Enter");
+  await alice.waitForSelector("#log li.whisper");
+  await bob.waitForSelector("#log li.whisper");
+  check("alice gets the whisper", (await logOf(alice)).includes("whisper|bob→ alicejust for you"));
+  check("bob gets his copy", (await logOf(bob)).includes("whisper mine|bob→ alicejust for you"));
+
+  // Exactly what each should see, nothing more.
+  const a = await logOf(alice), b = await logOf(bob);
+  check("alice's log is exact", a.length === 4, JSON.stringify(a));
+  check("bob's log is exact", b.length === 3, JSON.stringify(b));
+
+  await alice.screenshot({ path: `${artifacts}/chat-alice-desktop.png` });
+  await bob.screenshot({ path: `${artifacts}/chat-bob-phone.png` });
+  const overflow = await bob.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  check("phone width: no horizontal scrolling", !overflow);
+
+  // The server goes away: the client says so and reconnects when it is back.
+  proc.kill("SIGTERM");
+  await alice.waitForFunction(() => document.getElementById("status").textContent.startsWith("reconnecting"), null, { timeout: 10000 });
+  check("client notices the server left", true);
+} catch (e) {
+  check("no exception", false, String(e && e.stack || e));
+} finally {
+  await browser.close();
+  if (proc.exitCode === null) proc.kill("SIGKILL");
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed || !passed ? 1 : 0);
