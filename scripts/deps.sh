@@ -4,7 +4,8 @@
 set -euo pipefail
 want=(meson ninja-build gcc pkg-config zlib1g-dev libjansson-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libcmocka-dev clang libclang-rt-dev python3 python3-websockets chromium)
+  want+=(libcmocka-dev clang libclang-rt-dev python3 python3-websockets chromium
+         gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 fi
 missing=()
 for p in "${want[@]}"; do
