@@ -17,5 +17,6 @@
 #include "wschat/route.h"
 #include "wschat/group.h"
 #include "wschat/http.h"
+#include "wschat/ext.h"
 
 #endif

@@ -219,6 +219,7 @@ int main(int argc, char **argv)
     chat c = {.srv = srv, .origin = origin};
     if (room_init(&c.room, srv) < 0)
         return 1;
+    ws_extension *pmd = cli_deflate(srv, &opts);
     static const char *const protocols[] = {"chat.json"};
     ws_route(srv, "/chat", chat_session, &c);
     ws_route_protocols(srv, "/chat", protocols, 1);
@@ -239,11 +240,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat: cannot listen on port %d: %s\n", opts.cfg.port, ws_strerror(rc));
         ws_server_free(srv);
         room_free(&c.room);
+        ws_deflate_free(pmd);
         return 1;
     }
     cli_announce(srv, &opts, "Responding", "http");
     rc = ws_server_run(srv);
     ws_server_free(srv);
     room_free(&c.room);
+    ws_deflate_free(pmd);
     return rc == 0 ? 0 : 1;
 }

@@ -81,3 +81,21 @@ void cli_announce(ws_server *srv, const cli *c, const char *what, const char *sc
     printf("%s at %s://%s:%d\n", what, scheme, host, ws_server_port(srv));
     fflush(stdout);
 }
+
+ws_extension *cli_deflate(ws_server *srv, const cli *c)
+{
+    if (c->no_deflate)
+        return NULL;
+    int err;
+    ws_extension *pmd = ws_deflate_new(NULL, &err);
+    if (!pmd) {
+        if (err != WS_ENOTSUP)
+            fprintf(stderr, "permessage-deflate: %s\n", ws_strerror(err));
+        return NULL;
+    }
+    if (ws_server_extension(srv, pmd) != 0) {
+        ws_deflate_free(pmd);
+        return NULL;
+    }
+    return pmd;
+}

@@ -19,6 +19,11 @@ typedef struct cli {
 void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usage_extra,
                const char *const *extra);
 
+/* Enables permessage-deflate on srv unless --no-deflate was given (or the
+ * library was built without zlib). Returns the extension to free with
+ * ws_deflate_free after ws_server_free, or NULL. */
+ws_extension *cli_deflate(ws_server *srv, const cli *c);
+
 /* A log hook printing "[level] message" to stderr. */
 void cli_log(ws_log_level level, const char *msg, void *ud);
 

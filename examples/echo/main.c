@@ -112,6 +112,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo: %s\n", ws_strerror(err));
         return 1;
     }
+    ws_extension *pmd = cli_deflate(srv, &c);
     if (strcmp(style, "handler") == 0) {
         ws_route(srv, "/", plain_echo, NULL);
         ws_route(srv, "/echo", greet, NULL);
@@ -127,10 +128,12 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "echo: cannot listen on port %d: %s\n", c.cfg.port, ws_strerror(rc));
         ws_server_free(srv);
+        ws_deflate_free(pmd);
         return 1;
     }
     cli_announce(srv, &c, "Echo server listening", "ws");
     rc = ws_server_run(srv);
     ws_server_free(srv);
+    ws_deflate_free(pmd);
     return rc == 0 ? 0 : 1;
 }

@@ -65,7 +65,9 @@ WS_API int ws_ping(ws_session *s, const void *data, size_t len);
 WS_API int ws_recv(ws_session *s, ws_msg *m);
 /* Like ws_recv but returns data frames one by one, unassembled (Ktor's raw
  * mode). Must be chosen before the first message: WS_ESTATE once ws_recv has
- * been used. Sessions in frame mode do not negotiate compression. */
+ * been used. WS_ENOTSUP if the session negotiated an extension (frames of a
+ * compressed message mean nothing alone): turn extensions off for such a
+ * route with ws_route_no_extensions. */
 WS_API int ws_recv_frame(ws_session *s, ws_msg *m);
 
 /* --- Closing ---------------------------------------------------------

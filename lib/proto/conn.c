@@ -21,8 +21,10 @@ void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *c
     c->cb = *cb;
     c->ud = ud;
     ws__fdec_init(&c->dec, true, cfg->max_frame);
-    ws__buf_init(&c->msg, cfg->max_message);
-    ws__buf_init(&c->scratch, cfg->max_message);
+    /* One byte over the limit: room for the NUL after a full-size message. */
+    ws__buf_init(&c->msg, cfg->max_message ? cfg->max_message + 1 : 0);
+    ws__buf_init(&c->scratch, cfg->max_message ? cfg->max_message + 1 : 0);
+    ws__buf_init(&c->oscratch, 0);
     c->mask_seed = (uint32_t)(uintptr_t)c ^ 0x9E3779B9u;
 }
 
@@ -30,6 +32,17 @@ void ws__conn_free(ws__conn *c)
 {
     ws__buf_free(&c->msg);
     ws__buf_free(&c->scratch);
+    ws__buf_free(&c->oscratch);
+}
+
+/* Buffered payloads get a NUL after them, so text can be used as a C
+ * string. The buffers' limits leave room for it. */
+static uint8_t *terminate(ws__buf *b)
+{
+    if (ws__buf_reserve(b, 1) < 0)
+        return NULL;
+    b->data[b->len] = '\0';
+    return b->data;
 }
 
 static void next_key(ws__conn *c, uint8_t key[4])
@@ -168,13 +181,16 @@ static int finish_message(ws__conn *c, uint8_t *p, size_t len)
     c->in_msg = false;
     if (c->msg_rsv & c->xform.rsv_mask) {
         ws__buf_reset(&c->scratch);
-        int rc = c->xform.decode(c->xform.st, p, len, &c->scratch);
+        int rc = c->xform.decode(c->xform.st, c->msg_rsv, p, len, &c->scratch);
+        if (rc == 0 && c->cfg.max_message && c->scratch.len > c->cfg.max_message)
+            rc = WS_ETOOBIG;
         if (rc == WS_ETOOBIG)
             return ws__conn_fail(c, WS_CLOSE_MESSAGE_TOO_BIG, rc);
         if (rc < 0)
             return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, rc);
-        p = c->scratch.data;
         len = c->scratch.len;
+        if (!(p = terminate(&c->scratch)))
+            return fail_buf(c, WS_ENOMEM);
         if (c->msg_op == WS__OP_TEXT && !ws__utf8_valid(p, len))
             return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
     } else if (c->msg_op == WS__OP_TEXT && !ws__utf8_complete(c->utf8)) {
@@ -207,6 +223,8 @@ static int on_data(ws__conn *c, const ws__fdec_event *ev)
         if (!ev->frame_done)
             return 0;
         c->in_msg = !d->fin;
+        if (!terminate(&c->msg))
+            return fail_buf(c, WS_ENOMEM);
         rc = deliver(c, d->opcode, d->fin, c->msg.data, c->msg.len);
         ws__buf_reset(&c->msg);
         return rc;
@@ -217,8 +235,11 @@ static int on_data(ws__conn *c, const ws__fdec_event *ev)
     int rc = ws__buf_append(&c->msg, ev->data, ev->len);
     if (rc < 0)
         return fail_buf(c, rc);
-    if (ev->frame_done && d->fin)
+    if (ev->frame_done && d->fin) {
+        if (!terminate(&c->msg))
+            return fail_buf(c, WS_ENOMEM);
         return finish_message(c, c->msg.data, c->msg.len);
+    }
     return 0;
 }
 
@@ -272,13 +293,13 @@ int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len)
     const uint8_t *p = data;
     uint8_t rsv = 0;
     if (c->xform.encode) {
-        ws__buf_reset(&c->scratch);
-        int rc = c->xform.encode(c->xform.st, opcode, p, len, &c->scratch, &rsv);
+        ws__buf_reset(&c->oscratch);
+        int rc = c->xform.encode(c->xform.st, opcode, p, len, &c->oscratch, &rsv);
         if (rc < 0)
             return rc;
         if (rc == 1) {
-            p = c->scratch.data;
-            len = c->scratch.len;
+            p = c->oscratch.data;
+            len = c->oscratch.len;
         }
     }
     size_t frag = c->cfg.fragment_size;

@@ -23,7 +23,9 @@ typedef enum {
 
 typedef struct ws__conn_cb {
     /* A complete message, or in frame mode one data frame (`fin` tells which;
-     * opcode is CONT for a continuation). `data` is writable and stays valid
+     * opcode is CONT for a continuation). When the payload was copied into
+     * the engine's own buffers it is followed by a NUL byte (not counted).
+     * `data` is writable and stays valid
      * until the callback returns, or until the next ws__conn_feed if it asked
      * to pause. Return 1 to pause input after this event, 0 to go on. */
     int (*message)(void *ud, uint8_t opcode, bool fin, uint8_t *data, size_t len);
@@ -40,7 +42,7 @@ typedef struct ws__conn_cb {
  * received payload whose first frame had RSV bits set into plain bytes in out
  * (bounded by out->limit), and optionally an outgoing payload into wire bytes. */
 typedef struct ws__conn_xform {
-    int (*decode)(void *st, const uint8_t *in, size_t len, ws__buf *out);
+    int (*decode)(void *st, uint8_t rsv, const uint8_t *in, size_t len, ws__buf *out);
     /* Returns 1 and fills out (wire bytes) with *rsv set to compress, 0 to send
      * as is, or a negative ws_err. */
     int (*encode)(void *st, uint8_t opcode, const uint8_t *in, size_t len, ws__buf *out,
@@ -71,7 +73,9 @@ typedef struct ws__conn {
     ws__utf8_state utf8;
     uint64_t msg_len;       /* payload bytes of the message so far */
     ws__buf msg;            /* reassembly buffer, limit = max_message */
-    ws__buf scratch;        /* extension output, limit = max_message */
+    ws__buf scratch;        /* decoded (inflated) messages, limit = max_message + 1 */
+    ws__buf oscratch;       /* encoded outgoing messages: never aliases scratch,
+                               so a decoded message can be sent straight back */
     /* Control frame being received (never fragmented, <= 125 bytes). */
     uint8_t ctrl[WS__MAX_CONTROL_PAYLOAD];
     size_t ctrl_len;

@@ -106,6 +106,8 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     if (s->mode && s->mode != mode)
         return WS_ESTATE;
     if (!s->mode) {
+        if (mode == 2 && s->exts)
+            return WS_ENOTSUP; /* frames of transformed messages: see ws_route_no_extensions */
         if (mode == 2 && s->conn.in_msg)
             return WS_ESTATE;
         s->mode = mode;

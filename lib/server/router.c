@@ -162,3 +162,55 @@ int ws_route_upgrade_hook(ws_server *srv, const char *path, ws_upgrade_fn hook, 
     r->hook_app = app;
     return 0;
 }
+
+static bool rsv_taken(const ws_extension *list, size_t n, const ws_extension *const *rl, size_t rn,
+                      unsigned rsv)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i].rsv & rsv)
+            return true;
+    for (size_t i = 0; i < rn; i++)
+        if (rl[i]->rsv & rsv)
+            return true;
+    return false;
+}
+
+int ws_server_extension(ws_server *srv, const ws_extension *ext)
+{
+    if (!srv || !ext || !ext->name || !ext->negotiate)
+        return WS_EINVAL;
+    if (atomic_load(&srv->state) != WS__SRV_NEW)
+        return WS_ESTATE;
+    if (srv->nexts == sizeof srv->exts / sizeof srv->exts[0])
+        return WS_ENOMEM;
+    if (rsv_taken(srv->exts, srv->nexts, NULL, 0, ext->rsv))
+        return WS_EINVAL;
+    srv->exts[srv->nexts++] = *ext;
+    return 0;
+}
+
+int ws_route_extension(ws_server *srv, const char *path, const ws_extension *ext)
+{
+    int rc;
+    ws__route *r = ws_route_of(srv, path, &rc);
+    if (!r)
+        return rc;
+    if (!ext || !ext->name || !ext->negotiate)
+        return WS_EINVAL;
+    if (r->nexts == sizeof r->exts / sizeof r->exts[0])
+        return WS_ENOMEM;
+    if (rsv_taken(NULL, 0, r->exts, r->nexts, ext->rsv))
+        return WS_EINVAL;
+    r->exts[r->nexts++] = ext;
+    return 0;
+}
+
+int ws_route_no_extensions(ws_server *srv, const char *path)
+{
+    int rc;
+    ws__route *r = ws_route_of(srv, path, &rc);
+    if (!r)
+        return rc;
+    r->no_exts = true;
+    return 0;
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "wschat/http.h"
+#include "wschat/ext.h"
 #include "wschat/route.h"
 
 typedef enum { WS__ROUTE_SEQ, WS__ROUTE_EVENTS, WS__ROUTE_HTTP, WS__ROUTE_STATIC } ws__route_kind;
@@ -25,6 +26,9 @@ typedef struct ws__route {
     ws_upgrade_fn hook;
     void *hook_app;
     char *dir;            /* static routes */
+    const ws_extension *exts[4]; /* route-only extensions */
+    size_t nexts;
+    bool no_exts;         /* ws_route_no_extensions */
 } ws__route;
 
 typedef struct ws__router {

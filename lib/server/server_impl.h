@@ -11,6 +11,7 @@
 #include "io/loop.h"
 #include "server/router.h"
 #include "util/log.h"
+#include "wschat/ext.h"
 #include "wschat/server.h"
 
 typedef struct ws__slot {
@@ -44,6 +45,8 @@ struct ws_server {
     const ws_io_backend *io;
     ws__logger log;
     ws__router routes;
+    ws_extension exts[4];     /* server-wide extensions, in registration order */
+    size_t nexts;
     ws__worker *workers;
     int nworkers;
     int listen_fd;

@@ -128,6 +128,7 @@ void ws__session_maybe_free(ws_session *s)
     if (s->has_req)
         ws__request_free(&s->req);
     free(s->protocol);
+    ws__ext_chain_free(s->exts);
     free(s->held);
     if (s->co)
         ws__coro_free(&w->stacks, s->co);
@@ -466,6 +467,24 @@ void ws__session_http_error(ws_session *s, int status)
     enter_drain(s);
 }
 
+/* Route-only extensions first, then the server's, unless the route opted
+ * out. Returns 0 or an HTTP status. */
+static int negotiate_extensions(ws_session *s, const ws__http_request *req, char *hdr, size_t cap)
+{
+    const ws__route *r = s->route;
+    const ws_extension *avail[8];
+    size_t n = 0;
+    hdr[0] = '\0';
+    if (r->no_exts)
+        return 0;
+    for (size_t i = 0; i < r->nexts; i++)
+        avail[n++] = r->exts[i];
+    for (size_t i = 0; i < s->srv->nexts; i++)
+        avail[n++] = &s->srv->exts[i];
+    int rc = ws__ext_negotiate(avail, n, req, hdr, cap, &s->exts);
+    return rc == WS_ENOMEM ? 503 : rc;
+}
+
 static int upgrade(ws_session *s, const ws__http_request *req)
 {
     const ws__route *r = s->route;
@@ -480,8 +499,12 @@ static int upgrade(ws_session *s, const ws__http_request *req)
     int pi = ws__handshake_pick_protocol(req, r->protocols, r->nprotocols);
     if (pi >= 0 && !(s->protocol = strdup(r->protocols[pi])))
         return 503;
-    char resp[512];
-    int n = ws__handshake_response(resp, sizeof resp, req, s->protocol, NULL);
+    char exts[512];
+    st = negotiate_extensions(s, req, exts, sizeof exts);
+    if (st)
+        return st;
+    char resp[1024];
+    int n = ws__handshake_response(resp, sizeof resp, req, s->protocol, exts[0] ? exts : NULL);
     if (n < 0 || ws__sendq_append(&s->q, resp, (size_t)n, NULL, 0) < 0)
         return 503;
     const ws_config *c = cfg_of(s);
@@ -489,6 +512,8 @@ static int upgrade(ws_session *s, const ws__http_request *req)
                           .fragment_size = c->fragment_size, .mask_outgoing = c->masking};
     ws__conn_cb cb = {cb_message, NULL, cb_peer_close, cb_write};
     ws__conn_init(&s->conn, &cc, &cb, s);
+    if (s->exts)
+        ws__ext_chain_attach(s->exts, &s->conn);
     s->conn_ready = true;
     s->phase = WS__PH_OPEN;
     s->last_rx = now_of(s);

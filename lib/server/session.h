@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "io/timer.h"
+#include "ext/ext.h"
 #include "proto/conn.h"
 #include "server/request.h"
 #include "server/sendq.h"
@@ -52,6 +53,7 @@ struct ws_session {
     bool conn_ready;
     ws__sendq q;
     char *protocol;
+    ws__ext_chain *exts;      /* negotiated extensions, or NULL */
     ws__timer timer;
     uint64_t last_rx;
     uint64_t next_ping;
