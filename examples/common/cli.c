@@ -12,6 +12,8 @@ static void usage(const char *prog, const char *extra, int code)
             "  --bind ADDR     address to listen on (default 0.0.0.0)\n"
             "  --threads N     event loops (default 1)\n"
             "  --backend NAME  I/O backend: epoll, poll (default: the build's)\n"
+            "  --handshake-timeout MS  time allowed for the HTTP upgrade (default 10000)\n"
+            "  --no-deflate    do not offer permessage-deflate\n"
             "  --verbose       log debug messages\n",
             prog, extra);
     exit(code);
@@ -60,6 +62,8 @@ void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usag
             c->style = v, i++;
         else if (strcmp(a, "--web-root") == 0 && v && allowed(extra, "web-root"))
             c->web_root = v, i++;
+        else if (strcmp(a, "--handshake-timeout") == 0)
+            c->cfg.handshake_timeout_ms = (uint32_t)number(prog, usage_extra, v, 1, 600000), i++;
         else if (strcmp(a, "--no-deflate") == 0)
             c->no_deflate = true;
         else

@@ -1,29 +1,63 @@
 // The chat web client in real headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core): two pages join under different names, exchange
 // a message and a whisper, and each sees exactly what it should.
-// Usage: node test_chat_browser.mjs CHAT_BIN ARTIFACT_DIR
+// Also: Chromium's own permessage-deflate against examples/echo.
+// Usage: node test_chat_browser.mjs CHAT_BIN ARTIFACT_DIR [ECHO_BIN]
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
-const [chatBin, artifacts] = process.argv.slice(2, 4);
+const [chatBin, artifacts, echoBin] = process.argv.slice(2, 5);
 mkdirSync(artifacts, { recursive: true });
 let passed = 0, failed = 0;
 const check = (name, ok, detail = "") => {
   if (ok) { passed++; console.log(`ok: ${name}`); } else { failed++; console.log(`FAILED: ${name} ${detail}`); }
 };
 
-function start() {
+function start(bin = chatBin) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(chatBin, ["--port", "0", "--bind", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
-    const t = setTimeout(() => reject(new Error("chat did not start")), 10000);
+    const proc = spawn(bin, ["--port", "0", "--bind", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+    const t = setTimeout(() => reject(new Error(`${bin} did not start`)), 10000);
     createInterface({ input: proc.stdout }).once("line", (line) => {
       clearTimeout(t);
-      const m = line.match(/^Responding at (http:\/\/\S+:(\d+))$/);
-      m ? resolve({ proc, url: `http://127.0.0.1:${m[2]}/` }) : reject(new Error(line));
+      const m = line.match(/ at (?:http|ws):\/\/\S+:(\d+)$/);
+      m ? resolve({ proc, url: `http://127.0.0.1:${m[1]}/`, port: Number(m[1]) }) : reject(new Error(line));
     });
   });
+}
+
+// Chromium negotiates permessage-deflate by itself: echo messages of every
+// size through examples/echo and compare.
+async function compressedEcho(browser) {
+  const echo = await start(echoBin);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${echo.port}/nothing-here`).catch(() => {});
+    const result = await page.evaluate(async (port) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      ws.binaryType = "arraybuffer";
+      await new Promise((res, rej) => { ws.onopen = res; ws.onerror = rej; });
+      const next = () => new Promise((res) => { ws.onmessage = (e) => res(e.data); });
+      const out = { ext: ws.extensions, ok: [] };
+      for (const size of [0, 10, 1000, 200000, 3 << 20]) {
+        const text = "chromium ".repeat(Math.ceil(size / 9)).slice(0, size);
+        ws.send(text);
+        out.ok.push([`text ${size}`, (await next()) === text]);
+        const bin = new Uint8Array(size).map((_, i) => i % 7);
+        ws.send(bin);
+        const got = new Uint8Array(await next());
+        out.ok.push([`binary ${size}`, got.length === size && got.every((v, i) => v === bin[i])]);
+      }
+      ws.close();
+      return out;
+    }, echo.port);
+    check("Chromium negotiated permessage-deflate", result.ext.startsWith("permessage-deflate"), result.ext);
+    for (const [name, ok] of result.ok) check(`Chromium compressed echo: ${name}`, ok);
+    await page.close();
+  } finally {
+    echo.proc.kill("SIGKILL");
+  }
 }
 
 // What a page's message log shows, one string per line.
@@ -46,6 +80,7 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 try {
+  if (echoBin) await compressedEcho(browser);
   const alice = await join(browser, url, "alice", { width: 1100, height: 700 });
   check("alice sees her welcome", (await logOf(alice))[0] === "system|You are connected! There are 1 users here. You are alice.");
   const bob = await join(browser, url, "bob", { width: 390, height: 760 }); // a phone

@@ -17,8 +17,11 @@ ap.add_argument("--style", default="handler")
 ap.add_argument("--backend", default="epoll")
 ap.add_argument("--threads", default="1")
 ap.add_argument("--many", type=int, default=0, help="also hold this many connections at once")
+ap.add_argument("--no-deflate", action="store_true", help="run the server without compression")
 opts = ap.parse_args()
 ARGS = ["--style", opts.style, "--backend", opts.backend, "--threads", opts.threads]
+if opts.no_deflate:
+    ARGS.append("--no-deflate")
 
 
 async def routes(port):
@@ -29,6 +32,8 @@ async def routes(port):
         check("/echo answers Hi, X!", await bounded(ws.recv()) == "Hi, Alice!")
         await ws.send("ünï 🎉")
         check("/echo keeps UTF-8", await bounded(ws.recv()) == "Hi, ünï 🎉!")
+        await ws.send(["frag", "mented"])  # reassembled, then used as a C string
+        check("/echo on a fragmented message", await bounded(ws.recv()) == "Hi, fragmented!")
         await ws.send(b"\x00\x01")  # binary is ignored by /echo
         await ws.send("bYe")
         try:
@@ -42,7 +47,15 @@ async def routes(port):
         await ws.send("hello")
         check("/chat answers You said: X", await bounded(ws.recv()) == "You said: hello")
     async with websockets.connect(url + "/", max_size=None) as ws:
-        for size in (0, 1, 125, 126, 65535, 65536, 1 << 20):
+        ext = ws.response_headers.get("Sec-WebSocket-Extensions") or ""
+        if opts.no_deflate:
+            check("--no-deflate: no extension negotiated", ext == "", ext)
+        else:
+            check("permessage-deflate negotiated", ext.startswith("permessage-deflate"), ext)
+        for size in (0, 1, 125, 126, 65535, 65536, 1 << 20, 5 << 20):
+            text = ("abcé" * (size // 5 + 1))[:size // 2]
+            await ws.send(text)
+            check(f"/ echoes compressible text of {len(text)} chars", await bounded(ws.recv()) == text)
             payload = os.urandom(size)
             await ws.send(payload)
             check(f"/ echoes {size} binary bytes", await bounded(ws.recv()) == payload)

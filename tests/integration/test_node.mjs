@@ -63,6 +63,19 @@ async function echoTests(style) {
     check(`${style}: / echoes text`, (await p.next()) === "texte é");
     p.close(1000);
     check(`${style}: close handshake`, (await p.closed).code === 1000);
+    // Compression, as Node's ws does it with perMessageDeflate: true.
+    const z = await client(url + "/", { deflate: true });
+    check(`${style}: ws negotiated permessage-deflate`, z.extensions.includes("permessage-deflate"), z.extensions);
+    for (const size of [0, 100, 70000, 4 << 20]) {
+      const text = "compress me ".repeat(Math.ceil(size / 12)).slice(0, size);
+      z.send(text);
+      check(`${style}: compressed echo of ${size} chars`, (await z.next()) === text);
+      const bin = Buffer.alloc(size, 3);
+      z.send(bin);
+      const got = await z.next();
+      check(`${style}: compressed binary echo of ${size} bytes`, Buffer.isBuffer(got) && got.equals(bin));
+    }
+    z.close();
     const ch = await client(url + "/chat");
     check(`${style}: /chat greets`, (await ch.next()) === "You are connected!");
     ch.send("yo");
