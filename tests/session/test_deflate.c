@@ -361,6 +361,51 @@ static void test_custom_extension(void **state)
     ws_mem_net_free(net);
 }
 
+/* Stacked: permessage-deflate (server-wide) then x-reverse (route), in the
+ * client's offer order. Outgoing, the server compresses and then reverses;
+ * incoming, it un-reverses and then inflates; both bits are on the frames. */
+static void test_stacked_extensions(void **state)
+{
+    (void)state;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    ws_server *srv = ws_server_new(&c);
+    ws_extension *pmd = ws_deflate_new(NULL, NULL);
+    ws_extension rev = {.name = "x-reverse", .rsv = WS_RSV2, .negotiate = rev_negotiate,
+                        .decode = rev_decode, .encode = rev_encode};
+    ws_server_extension(srv, pmd);
+    ws_route(srv, "/", echo, NULL);
+    assert_int_equal(ws_route_extension(srv, "/", &rev), 0);
+    ws_server_start(srv);
+    dfx f = {.net = net, .srv = srv};
+    assert_int_equal(peer_open(&f.p, srv, net, ws_server_port(srv), "/",
+                               "Sec-WebSocket-Extensions: permessage-deflate, x-reverse\r\n", NULL), 101);
+    assert_non_null(strstr(f.p.response, "Sec-WebSocket-Extensions: permessage-deflate; "
+                                         "server_no_context_takeover; client_no_context_takeover, x-reverse\r\n"));
+    deflateInit2(&f.def, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    inflateInit2(&f.inf, -15);
+    const char *text = "stacked extensions: first deflate, then reverse, and back again in reverse order";
+    size_t len = strlen(text);
+    uint8_t z[256], plain[256], frame[300];
+    size_t zl = client_deflate(&f, text, len, z, sizeof z);
+    reverse(z, zl);
+    size_t fl = wsf_build(frame, true, 4 | 2, 1, z, zl, (const uint8_t *)"abcd");
+    peer_send_raw(&f.p, frame, fl);
+    wsf_frame fr;
+    assert_int_equal(peer_recv(&f.p, 50, &fr), 1);
+    assert_int_equal(fr.rsv, 4 | 2);
+    reverse(f.p.payload, f.p.payload_len);
+    size_t n = client_inflate(&f, f.p.payload, f.p.payload_len, plain, sizeof plain);
+    assert_int_equal(n, len);
+    assert_memory_equal(plain, text, len);
+    deflateEnd(&f.def);
+    inflateEnd(&f.inf);
+    peer_free(&f.p);
+    ws_server_free(srv);
+    ws_deflate_free(pmd);
+    ws_mem_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_bomb),
         cmocka_unit_test(test_corrupt_stream),
         cmocka_unit_test(test_custom_extension),
+        cmocka_unit_test(test_stacked_extensions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
