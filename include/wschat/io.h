@@ -81,8 +81,11 @@ WS_API long ws_mem_write(ws_mem_net *net, int client, const void *data, size_t l
 /* Takes up to cap bytes the server sent. Returns the count (0 if none yet),
  * or WS_ECLOSED once the server closed and everything was read. */
 WS_API long ws_mem_read(ws_mem_net *net, int client, void *buf, size_t cap);
-/* Closes the client's end (the server reads end of stream). */
+/* Half-closes the client's end: the server reads end of stream but can
+ * still write what it has queued (the client can still ws_mem_read it). */
 WS_API void ws_mem_close(ws_mem_net *net, int client);
+/* Closes the client's end abortively (a TCP reset): the server's writes fail. */
+WS_API void ws_mem_reset(ws_mem_net *net, int client);
 /* 1 once the server has closed the client's connection. */
 WS_API int ws_mem_server_closed(ws_mem_net *net, int client);
 /* Advances the virtual clock. */

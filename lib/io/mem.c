@@ -23,6 +23,7 @@ typedef struct mem_conn {
     int sfd;                  /* server-side fd, -1 before accept / after close */
     pipe_buf c2s, s2c;
     bool client_closed, server_closed, server_shut;
+    bool client_reset;        /* closed abortively: server writes fail */
     size_t window;
 } mem_conn;
 
@@ -194,6 +195,16 @@ void ws_mem_close(ws_mem_net *n, int client)
     pthread_mutex_unlock(&n->mu);
 }
 
+void ws_mem_reset(ws_mem_net *n, int client)
+{
+    pthread_mutex_lock(&n->mu);
+    mem_conn *c = client_conn(n, client);
+    if (c)
+        c->client_closed = c->client_reset = true;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
 int ws_mem_server_closed(ws_mem_net *n, int client)
 {
     pthread_mutex_lock(&n->mu);
@@ -309,7 +320,7 @@ static unsigned ready(ws_mem_net *n, int fd, unsigned want)
         return 0;
     if ((want & WS_IO_READ) && (c->c2s.len || c->client_closed))
         m |= WS_IO_READ;
-    if ((want & WS_IO_WRITE) && (c->client_closed || c->s2c.len < c->window))
+    if ((want & WS_IO_WRITE) && (c->client_reset || c->s2c.len < c->window))
         m |= WS_IO_WRITE;
     return m;
 }
@@ -428,7 +439,7 @@ static long m_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
     pthread_mutex_lock(&n->mu);
     mem_conn *c = fd_conn(n, fd);
     long rc = 0;
-    if (!c || c->client_closed) {
+    if (!c || c->client_reset) {
         rc = WS_EIO;
     } else {
         for (int i = 0; i < iovcnt; i++) {

@@ -162,7 +162,7 @@ static void enter_drain(ws_session *s)
     if (s->phase == WS__PH_DEAD || s->phase == WS__PH_DRAIN || s->phase == WS__PH_LINGER)
         return;
     s->phase = WS__PH_DRAIN;
-    s->reading = true; /* read and discard, so the kernel never answers RST */
+    s->reading = !s->peer_eof; /* read and discard, so the kernel never answers RST */
     free(s->held);
     s->held = NULL;
     s->held_len = 0;
@@ -192,7 +192,10 @@ static void flush_now(ws_session *s)
         return;
     }
     if (s->q.bytes == 0 && s->phase == WS__PH_DRAIN) {
-        enter_linger(s);
+        if (s->peer_eof)
+            close_fd(s); /* nothing more will come: no need to linger */
+        else
+            enter_linger(s);
         return;
     }
     set_interest(s);
@@ -605,6 +608,23 @@ static void input(ws_session *s, uint8_t *data, size_t len)
     /* DRAIN and LINGER: read and dropped. */
 }
 
+/* The peer half-closed: it will send nothing more but may still read, so
+ * what is queued for it is delivered before the connection is closed. */
+static void peer_eof(ws_session *s)
+{
+    s->peer_eof = true;
+    s->reading = false;
+    if (s->phase == WS__PH_OPEN) {
+        if (!s->ended)
+            ws__session_end(s, WS_CAUSE_IO, WS_CLOSE_ABNORMAL, "connection closed by peer", WS_EIO);
+        enter_drain(s);
+    }
+    if (s->q.bytes == 0)
+        close_fd(s);
+    else
+        set_interest(s);
+}
+
 static void do_read(ws_session *s)
 {
     ws__loop *l = &s->w->loop;
@@ -614,6 +634,10 @@ static void do_read(ws_session *s)
         long n = s->srv->io->read(l->io_state, s->fd, l->rbuf, WS__LOOP_RBUF);
         if (n == WS_EAGAIN)
             return;
+        if (n == 0 && s->phase != WS__PH_HTTP && s->phase != WS__PH_LINGER) {
+            peer_eof(s);
+            return;
+        }
         if (n <= 0) {
             close_fd(s);
             return;

@@ -63,6 +63,7 @@ struct ws_session {
     bool dirty;
     ws_session *next_dirty;
     bool reading;             /* read interest is on */
+    bool peer_eof;            /* the peer shut its write side */
     bool writing;             /* write interest is on */
     /* Sequential handler. */
     ws__coro *co;

@@ -407,6 +407,36 @@ static void backpressure(style st)
 static void test_backpressure_seq(void **s) { (void)s; backpressure(STYLE_SEQ); }
 static void test_backpressure_events(void **s) { (void)s; backpressure(STYLE_EVENTS); }
 
+/* A client that half-closes right after its message still gets the answer;
+ * one that resets gets nothing and the session ends either way (1006). */
+static void half_close_and_reset(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_text(&p, "last words");
+    ws_mem_close(f->net, p.c);
+    assert_true(peer_expect_text(&p, "last words"));
+    assert_int_equal(peer_recv(&p, 20, NULL), -2);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.cause, WS_CAUSE_IO);
+    assert_int_equal(f->a.last.code, 1006);
+    peer_free(&p);
+    peer q;
+    assert_int_equal(open_peer(f, &q, NULL), 101);
+    peer_send_raw(&q, "\x81\x85\x00\x00", 4); /* half a frame, then a reset */
+    ws_mem_reset(f->net, q.c);
+    pump(f->srv, 5);
+    assert_true(ws_mem_server_closed(f->net, q.c));
+    assert_int_equal(f->a.closes, 2);
+    assert_int_equal(f->a.last.code, 1006);
+    peer_free(&q);
+    fx_free(f);
+}
+
+static void test_half_close_seq(void **s) { (void)s; half_close_and_reset(STYLE_SEQ); }
+static void test_half_close_events(void **s) { (void)s; half_close_and_reset(STYLE_EVENTS); }
+
 /* Regression: a handler suspended by one send over the high-water mark and
  * resumed when the queue drains must get read interest back, or the next
  * message would never be read. */
@@ -756,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_idle_seq), cmocka_unit_test(test_idle_events),
         cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
+        cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
         cmocka_unit_test(test_resume_rearms_seq), cmocka_unit_test(test_resume_rearms_events),
         cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
         cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),
