@@ -160,9 +160,16 @@ static int handle_control(ws__conn *c)
     if (op == WS__OP_CLOSE)
         return handle_close(c);
     if (op == WS__OP_PING && c->state == WS__CONN_OPEN) {
-        int rc = write_frame(c, true, 0, WS__OP_PONG, c->ctrl, c->ctrl_len);
-        if (rc < 0)
-            return fail_buf(c, rc);
+        if (c->cb.congested && c->cb.congested(c->ud)) {
+            /* A ping flood from a peer that does not read: keep one pong. */
+            memcpy(c->pong, c->ctrl, c->ctrl_len);
+            c->pong_len = c->ctrl_len;
+            c->pong_pending = true;
+        } else {
+            int rc = write_frame(c, true, 0, WS__OP_PONG, c->ctrl, c->ctrl_len);
+            if (rc < 0)
+                return fail_buf(c, rc);
+        }
     }
     if (c->cb.control)
         c->cb.control(c->ud, op, c->ctrl, c->ctrl_len);
@@ -312,6 +319,14 @@ int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len)
             return rc;
     }
     return 0;
+}
+
+int ws__conn_flush_pong(ws__conn *c)
+{
+    if (!c->pong_pending || c->state != WS__CONN_OPEN)
+        return 0;
+    c->pong_pending = false;
+    return write_frame(c, true, 0, WS__OP_PONG, c->pong, c->pong_len);
 }
 
 int ws__conn_ping(ws__conn *c, const void *data, size_t len)

@@ -36,6 +36,10 @@ typedef struct ws__conn_cb {
     /* Outgoing frame bytes: header then payload; either part may be empty.
      * Returns 0 or a negative ws_err (queue full, out of memory). */
     int (*write)(void *ud, const uint8_t *hdr, size_t hlen, const uint8_t *payload, size_t plen);
+    /* Optional: 1 while the output is congested. Pongs are then coalesced
+     * into one pending pong (RFC 6455 5.5.3 allows answering only the most
+     * recent ping), sent by ws__conn_flush_pong. */
+    int (*congested)(void *ud);
 } ws__conn_cb;
 
 /* Message-level transform hook for extensions (permessage-deflate): turns a
@@ -87,6 +91,9 @@ typedef struct ws__conn {
     uint16_t fail_code;     /* code we failed the connection with */
     int fail_err;
     uint32_t mask_seed;
+    bool pong_pending;      /* a coalesced pong waits for the output to drain */
+    uint8_t pong[WS__MAX_CONTROL_PAYLOAD];
+    size_t pong_len;
 } ws__conn;
 
 void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *cb, void *ud);
@@ -106,6 +113,8 @@ int ws__conn_send_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t opcode, cons
 int ws__conn_ping(ws__conn *c, const void *data, size_t len);
 /* Starts (or answers) the close handshake. code 0 sends an empty close. */
 int ws__conn_close(ws__conn *c, uint16_t code, const char *reason, size_t len);
+/* Sends the pending coalesced pong, if any. Returns 0 or a ws_err. */
+int ws__conn_flush_pong(ws__conn *c);
 /* Fails the connection: sends a close with `code`, ignores further input. */
 int ws__conn_fail(ws__conn *c, uint16_t code, int err);
 

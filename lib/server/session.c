@@ -198,6 +198,8 @@ static void flush_now(ws_session *s)
             enter_linger(s);
         return;
     }
+    if (s->conn_ready && s->conn.pong_pending && s->q.bytes <= cfg_of(s)->send_high_water)
+        ws__conn_flush_pong(&s->conn); /* queued now, written on the next flush */
     set_interest(s);
     if (s->above_hw && s->q.bytes <= cfg_of(s)->send_high_water) {
         s->above_hw = false;
@@ -432,6 +434,12 @@ static void cb_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t
     s->peer_reason[n] = '\0';
 }
 
+static int cb_congested(void *ud)
+{
+    ws_session *s = ud;
+    return s->q.bytes > cfg_of(s)->send_high_water;
+}
+
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
 {
     ws_session *s = ud;
@@ -513,7 +521,7 @@ static int upgrade(ws_session *s, const ws__http_request *req)
     const ws_config *c = cfg_of(s);
     ws__conn_config cc = {.max_frame = c->max_frame_size, .max_message = c->max_message_size,
                           .fragment_size = c->fragment_size, .mask_outgoing = c->masking};
-    ws__conn_cb cb = {cb_message, NULL, cb_peer_close, cb_write};
+    ws__conn_cb cb = {cb_message, NULL, cb_peer_close, cb_write, cb_congested};
     ws__conn_init(&s->conn, &cc, &cb, s);
     if (s->exts)
         ws__ext_chain_attach(s->exts, &s->conn);

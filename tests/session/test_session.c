@@ -437,6 +437,56 @@ static void half_close_and_reset(style st)
 static void test_half_close_seq(void **s) { (void)s; half_close_and_reset(STYLE_SEQ); }
 static void test_half_close_events(void **s) { (void)s; half_close_and_reset(STYLE_EVENTS); }
 
+/* A ping flood from a client that reads nothing: pongs are coalesced, so
+ * the queue stays near the high-water mark instead of growing per ping, and
+ * the pong finally sent answers the most recent ping. */
+static ws_session *flood_target;
+
+static void remember_open(ws_session *s, void *ud)
+{
+    (void)ud;
+    flood_target = s;
+}
+
+static void test_ping_flood_coalesced(void **state)
+{
+    (void)state;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true, .send_high_water = 4096,
+                   .send_hard_limit = 1 << 20};
+    ws_server *srv = ws_server_new(&c);
+    ws_event_callbacks cb = {.on_open = remember_open};
+    ws_route_events(srv, "/", &cb, NULL);
+    ws_server_start(srv);
+    peer p;
+    assert_int_equal(peer_open(&p, srv, net, ws_server_port(srv), "/", NULL, NULL), 101);
+    ws_mem_set_window(net, p.c, 0);
+    char payload[100];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(payload, sizeof payload, "ping %05d", i);
+        memset(payload + n, '.', sizeof payload - (size_t)n);
+        peer_send(&p, true, 9, payload, sizeof payload);
+        if (i % 500 == 0)
+            pump(srv, 2);
+    }
+    pump(srv, 5);
+    /* 20000 pongs would be 2.1 MB: the queue stays at the mark plus one. */
+    assert_true(ws_session_queued(flood_target) < 4096 + 2 * 128);
+    ws_mem_set_window(net, p.c, SIZE_MAX);
+    int pongs = 0;
+    char last[16] = "";
+    int op;
+    while ((op = peer_recv(&p, 20, NULL)) == 10) {
+        pongs++;
+        memcpy(last, p.payload, 10);
+    }
+    assert_true(pongs > 1 && pongs < 100);
+    assert_string_equal(last, "ping 19999");
+    peer_free(&p);
+    ws_server_free(srv);
+    ws_mem_net_free(net);
+}
+
 /* Regression: a handler suspended by one send over the high-water mark and
  * resumed when the queue drains must get read interest back, or the next
  * message would never be read. */
@@ -787,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
         cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
+        cmocka_unit_test(test_ping_flood_coalesced),
         cmocka_unit_test(test_resume_rearms_seq), cmocka_unit_test(test_resume_rearms_events),
         cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
         cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),

@@ -69,7 +69,7 @@ static rec *rec_new(size_t max_message)
 {
     rec *r = calloc(1, sizeof *r);
     ws__conn_config cfg = {.max_frame = 0, .max_message = max_message};
-    ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write};
+    ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write, NULL};
     ws__conn_init(&r->c, &cfg, &cb, r);
     return r;
 }
