@@ -13,6 +13,8 @@ static void usage(const char *prog, const char *extra, int code)
             "  --threads N     event loops (default 1)\n"
             "  --backend NAME  I/O backend: epoll, poll (default: the build's)\n"
             "  --handshake-timeout MS  time allowed for the HTTP upgrade (default 10000)\n"
+            "  --max-connections N     refuse (503) above N connections (default 100000)\n"
+            "  --send-limit BYTES      close (1008) a session whose queue passes BYTES\n"
             "  --no-deflate    do not offer permessage-deflate\n"
             "  --verbose       log debug messages\n",
             prog, extra);
@@ -62,7 +64,13 @@ void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usag
             c->style = v, i++;
         else if (strcmp(a, "--web-root") == 0 && v && allowed(extra, "web-root"))
             c->web_root = v, i++;
-        else if (strcmp(a, "--handshake-timeout") == 0)
+        else if (strcmp(a, "--max-connections") == 0)
+            c->cfg.max_connections = (size_t)number(prog, usage_extra, v, 1, 1000000), i++;
+        else if (strcmp(a, "--send-limit") == 0) {
+            /* Hard limit; the high-water mark is a quarter of it. */
+            c->cfg.send_hard_limit = (size_t)number(prog, usage_extra, v, 4096, 1L << 40), i++;
+            c->cfg.send_high_water = c->cfg.send_hard_limit / 4;
+        } else if (strcmp(a, "--handshake-timeout") == 0)
             c->cfg.handshake_timeout_ms = (uint32_t)number(prog, usage_extra, v, 1, 600000), i++;
         else if (strcmp(a, "--no-deflate") == 0)
             c->no_deflate = true;

@@ -239,6 +239,8 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
     s->reason.cause = cause;
     s->reason.err = err;
     snprintf(s->reason.reason, sizeof s->reason.reason, "%s", reason ? reason : "");
+    ws__log(&s->srv->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s", s->peer, code,
+            ws_close_cause_name(cause), s->reason.reason);
     if (s->conn_ready)
         atomic_fetch_sub(&s->srv->nsessions, 1);
     ws__group_leave_all(s);

@@ -170,8 +170,17 @@ class Conn:
             pass
 
 
-async def connect(port, path="/", extra="", raw_request=None, timeout=5.0):
-    r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=1 << 26), timeout)
+async def connect(port, path="/", extra="", raw_request=None, timeout=5.0, rcvbuf=None):
+    sock = None
+    if rcvbuf:  # before connect(), so the advertised window starts small
+        import socket
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        r, w = await asyncio.open_connection(sock=sock, limit=1 << 26)
+    else:
+        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=1 << 26), timeout)
     if raw_request is None:
         key = base64.b64encode(os.urandom(16)).decode()
         raw_request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
