@@ -54,6 +54,7 @@ echo "== packaging"
 step "pkg-config consumer" scripts/check-pkgconfig.sh "$root/build-ci"
 step "builds without zlib (-Ddeflate=disabled)" bash -c \
   '{ [ -d build-nozlib ] || meson setup build-nozlib -Ddeflate=disabled -Dtests=false -Dwerror=true >/dev/null; } && ninja -C build-nozlib >/dev/null'
+step "fuzzing: each target ${FUZZ_SECONDS:-20} s (clang, ASan+UBSan)" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 step "kqueue backend compiles (stand-in header)" scripts/check-kqueue-compiles.sh
 step "AArch64 coroutine switch under qemu" scripts/check-coro-aarch64.sh
 step "exported symbols carry the ws_ prefix" tests/abi/check_symbols.sh "$root/build-ci/lib/libwschat.so"

@@ -19,7 +19,8 @@ int ws__loop_init(ws__loop *l, const ws_io_backend *io, void *io_arg, int index)
     memset(l, 0, sizeof *l);
     l->io = io;
     l->index = index;
-    if (!(l->rbuf = malloc(WS__LOOP_RBUF)))
+    /* One spare byte: a zero-copy text message gets its NUL written there. */
+    if (!(l->rbuf = malloc(WS__LOOP_RBUF + 1)))
         return WS_ENOMEM;
     int rc = io->create(&l->io_state, io_arg);
     if (rc < 0) {

@@ -29,7 +29,7 @@ typedef struct ws__task {
 } ws__task;
 
 #define WS__LOOP_MAX_FIRED 256
-#define WS__LOOP_RBUF (64 * 1024)
+#define WS__LOOP_RBUF (256 * 1024)
 
 struct ws__loop {
     const ws_io_backend *io;

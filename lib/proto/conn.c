@@ -239,7 +239,12 @@ static int on_data(ws__conn *c, const ws__fdec_event *ev)
     /* A message that is one frame, wholly in this input: no copy at all. */
     if (d->fin && d->opcode != WS__OP_CONT && whole_frame)
         return finish_message(c, ev->data, ev->len);
-    int rc = ws__buf_append(&c->msg, ev->data, ev->len);
+    /* The rest of the frame is announced: one allocation for all of it
+     * (and the NUL) instead of a doubling series. Its size was already
+     * checked against the limit. */
+    int rc = ws__buf_reserve(&c->msg, ev->len + (size_t)d->left + 1);
+    if (rc == 0)
+        rc = ws__buf_append(&c->msg, ev->data, ev->len);
     if (rc < 0)
         return fail_buf(c, rc);
     if (ev->frame_done && d->fin) {

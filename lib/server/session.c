@@ -442,9 +442,30 @@ static int cb_congested(void *ud)
     return s->q.bytes > cfg_of(s)->send_high_water;
 }
 
+/* Frames at least this big go straight to the socket when nothing is
+ * queued: the copy into the queue would cost more than the syscall batching
+ * saves. Smaller frames are queued and flushed together before the poll. */
+#define WRITE_THROUGH 16384
+
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
 {
     ws_session *s = ud;
+    if (pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
+        struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
+        long w = s->srv->io->writev(s->w->loop.io_state, s->fd, iov, 2);
+        if (w == (long)(hl + pl))
+            return 0;
+        if (w > 0) { /* queue only what the kernel did not take */
+            size_t skip = (size_t)w;
+            size_t hs = skip < hl ? skip : hl;
+            h += hs;
+            hl -= hs;
+            skip -= hs;
+            p += skip;
+            pl -= skip;
+        }
+        /* Errors surface at the next flush, in one place. */
+    }
     int rc = ws__sendq_append(&s->q, h, hl, p, pl);
     if (rc < 0)
         return rc;

@@ -1,0 +1,429 @@
+/* libwschat load generator: drives a WebSocket (or, with --raw, a plain TCP)
+ * server and reports throughput, latency and the server's CPU time and RSS
+ * per operation, read from /proc/<pid>. Every echoed or broadcast payload is
+ * verified.
+ *
+ *   loadgen echo      --port P --pid PID [--raw] -c CONNS -d INFLIGHT -s BYTES -n MSGS [--binary]
+ *   loadgen broadcast --port P --pid PID [--raw] -r RECEIVERS -n MSGS -s BYTES [--path /chat]
+ *   loadgen idle      --port P --pid PID [--raw] -c CONNS
+ *   loadgen connect   --port P --pid PID [--raw] -n HANDSHAKES
+ *
+ * Output: one line "key=value ..." (parsed by bench/run.py). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct opts {
+    const char *mode, *path;
+    int port, pid, conns, inflight, receivers;
+    long msgs;
+    size_t size;
+    bool raw, binary;
+} opts;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+/* Server CPU seconds (user + system) and RSS bytes from /proc. */
+static double proc_cpu(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long proc_rss(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die("socket");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+        die("connect");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EAGAIN) {
+            usleep(50);
+            continue;
+        }
+        if (w <= 0)
+            die("write");
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Blocking WebSocket handshake; returns the fd, non-blocking afterwards. */
+static int ws_open(const opts *o, const char *path)
+{
+    int fd = dial(o->port);
+    if (!o->raw) {
+        char req[256];
+        int n = snprintf(req, sizeof req,
+                         "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n", path);
+        send_all(fd, req, (size_t)n);
+        char resp[512];
+        size_t got = 0;
+        while (got < sizeof resp - 1) {
+            ssize_t r = read(fd, resp + got, 1); /* byte by byte: never eat a frame */
+            if (r <= 0)
+                die("handshake");
+            got += (size_t)r;
+            if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+                break;
+        }
+        if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
+            fprintf(stderr, "loadgen: handshake refused: %.40s\n", resp);
+            exit(1);
+        }
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* A masked client frame (or the raw payload with --raw) into out. */
+static size_t encode(const opts *o, uint8_t *out, const uint8_t *p, size_t n)
+{
+    if (o->raw) {
+        memcpy(out, p, n);
+        return n;
+    }
+    size_t h = 0;
+    out[h++] = (uint8_t)(0x80 | (o->binary ? 2 : 1));
+    if (n < 126) {
+        out[h++] = (uint8_t)(0x80 | n);
+    } else if (n < 65536) {
+        out[h++] = 0x80 | 126;
+        out[h++] = (uint8_t)(n >> 8);
+        out[h++] = (uint8_t)n;
+    } else {
+        out[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--)
+            out[h++] = (uint8_t)((uint64_t)n >> (8 * i));
+    }
+    static const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+    memcpy(out + h, key, 4);
+    h += 4;
+    for (size_t i = 0; i < n; i++)
+        out[h + i] = p[i] ^ key[i & 3];
+    return h + n;
+}
+
+/* Bytes a server frame with an n-byte payload occupies (--raw: n). */
+static size_t wire_len(const opts *o, size_t n)
+{
+    if (o->raw)
+        return n;
+    return n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+}
+
+/* Total length of the unmasked server frame at p, or 0 if incomplete. */
+static size_t frame_len(const uint8_t *p, size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t h = 2, len = p[1] & 0x7F;
+    if (len == 126) {
+        if (n < 4)
+            return 0;
+        len = (size_t)p[2] << 8 | p[3];
+        h = 4;
+    } else if (len == 127) {
+        if (n < 10)
+            return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | p[2 + i];
+        h = 10;
+    }
+    return n >= h + len ? h + len : 0;
+}
+
+typedef struct conn {
+    int fd;
+    uint8_t *in;
+    size_t have;
+    int outstanding;
+    double sent_at[64];     /* per in-flight message, FIFO */
+    int head, tail;
+} conn;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report_lat(double *lat, long n)
+{
+    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    printf("p50_us=%.1f p99_us=%.1f ", lat[n / 2] * 1e6, lat[(long)(n * 0.99)] * 1e6);
+}
+
+static void run_echo(const opts *o)
+{
+    uint8_t *payload = calloc(1, o->size + 1), *frame = calloc(1, o->size + 15);
+    for (size_t i = 0; i < o->size; i++)
+        payload[i] = (uint8_t)('a' + i % 26);
+    size_t flen = encode(o, frame, payload, o->size), want = wire_len(o, o->size);
+    conn *cs = calloc((size_t)o->conns, sizeof *cs);
+    int ep = epoll_create1(0);
+    for (int i = 0; i < o->conns; i++) {
+        cs[i].fd = ws_open(o, o->path);
+        cs[i].in = malloc(want * (size_t)o->inflight + 65536);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+    }
+    double *lat = malloc(sizeof(double) * (size_t)o->msgs);
+    long sent = 0, done = 0;
+    double cpu0 = proc_cpu(o->pid), t0 = now();
+    for (int i = 0; i < o->conns; i++)
+        for (int k = 0; k < o->inflight && sent < o->msgs; k++, sent++) {
+            cs[i].sent_at[cs[i].tail++ % 64] = now();
+            send_all(cs[i].fd, frame, flen);
+        }
+    struct epoll_event evs[256];
+    while (done < o->msgs) {
+        int n = epoll_wait(ep, evs, 256, 5000);
+        if (n <= 0) {
+            fprintf(stderr, "loadgen: stalled at %ld/%ld\n", done, o->msgs);
+            exit(1);
+        }
+        for (int e = 0; e < n; e++) {
+            conn *c = &cs[evs[e].data.u32];
+            ssize_t r = read(c->fd, c->in + c->have, want * (size_t)o->inflight + 65536 - c->have);
+            if (r <= 0)
+                continue;
+            c->have += (size_t)r;
+            while (c->have >= want) {
+                /* Verify: the echo must be byte-identical. */
+                if (memcmp(c->in + (want - o->size), payload, o->size) != 0) {
+                    fprintf(stderr, "loadgen: wrong echo\n");
+                    exit(1);
+                }
+                memmove(c->in, c->in + want, c->have - want);
+                c->have -= want;
+                lat[done++] = now() - c->sent_at[c->head++ % 64];
+                if (sent < o->msgs) {
+                    c->sent_at[c->tail++ % 64] = now();
+                    send_all(c->fd, frame, flen);
+                    sent++;
+                }
+            }
+        }
+    }
+    double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
+    printf("mode=echo msgs=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f server_us_per_op=%.3f ", done,
+           secs, done / secs, cpu, cpu * 1e6 / (double)done);
+    report_lat(lat, done);
+    printf("\n");
+}
+
+static void run_broadcast(const opts *o)
+{
+    size_t want = wire_len(o, o->size);
+    int *rx = malloc(sizeof(int) * (size_t)o->receivers);
+    long *got = calloc((size_t)o->receivers, sizeof(long));
+    size_t *have = calloc((size_t)o->receivers, sizeof(size_t));
+    uint8_t **pend = malloc(sizeof(uint8_t *) * (size_t)o->receivers);
+    for (int i = 0; i < o->receivers; i++)
+        pend[i] = malloc(1 << 16);
+    int ep = epoll_create1(0);
+    for (int i = 0; i < o->receivers; i++) {
+        rx[i] = ws_open(o, o->path);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, rx[i], &ev);
+    }
+    usleep(200000); /* let welcomes arrive, then drain them */
+    char junk[65536];
+    for (int i = 0; i < o->receivers; i++)
+        while (read(rx[i], junk, sizeof junk) > 0)
+            ;
+    int tx = ws_open(o, o->path);
+    usleep(100000);
+    while (read(tx, junk, sizeof junk) > 0)
+        ;
+    uint8_t *payload = calloc(1, o->size + 1), *frame = calloc(1, o->size + 15);
+    memset(payload, 'b', o->size);
+    size_t flen = encode(o, frame, payload, o->size);
+    long expected = o->msgs * o->receivers, total = 0;
+    double cpu0 = proc_cpu(o->pid), t0 = now();
+    long sent = 0;
+    struct epoll_event evs[256];
+    while (total < expected) {
+        /* Keep a window of messages in flight so the fan-out, not the
+         * sender, is what is measured. */
+        while (sent < o->msgs && sent - total / o->receivers < 64) {
+            send_all(tx, frame, flen);
+            sent++;
+        }
+        int n = epoll_wait(ep, evs, 256, 5000);
+        if (n <= 0) {
+            fprintf(stderr, "loadgen: broadcast stalled at %ld/%ld\n", total, expected);
+            exit(1);
+        }
+        for (int e = 0; e < n; e++) {
+            int i = (int)evs[e].data.u32;
+            ssize_t r = read(rx[i], pend[i] + have[i], (1 << 16) - have[i]);
+            if (r <= 0)
+                continue;
+            have[i] += (size_t)r;
+            long k = 0;
+            size_t off = 0;
+            if (o->raw) {
+                k = (long)(have[i] / want);
+                off = (size_t)k * want;
+            } else {
+                /* Whole frames only; each must carry the payload we sent. */
+                for (;;) {
+                    size_t fl = frame_len(pend[i] + off, have[i] - off);
+                    if (!fl)
+                        break;
+                    if (fl < o->size || memcmp(pend[i] + off + fl - o->size, payload, o->size) != 0) {
+                        fprintf(stderr, "loadgen: wrong broadcast payload\n");
+                        exit(1);
+                    }
+                    off += fl;
+                    k++;
+                }
+            }
+            memmove(pend[i], pend[i] + off, have[i] - off);
+            have[i] -= off;
+            got[i] += k;
+            total += k;
+        }
+        while (read(tx, junk, sizeof junk) > 0)
+            ; /* the sender's own copies */
+    }
+    double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
+    printf("mode=broadcast deliveries=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f "
+           "server_us_per_op=%.4f\n", total, secs, total / secs, cpu, cpu * 1e6 / (double)total);
+}
+
+static void run_idle(const opts *o)
+{
+    long base = proc_rss(o->pid);
+    int *fds = malloc(sizeof(int) * (size_t)o->conns);
+    for (int i = 0; i < o->conns; i++)
+        fds[i] = ws_open(o, o->path);
+    usleep(500000);
+    long held = proc_rss(o->pid);
+    printf("mode=idle conns=%d server_rss_base=%ld server_rss_held=%ld server_bytes_per_op=%.0f\n",
+           o->conns, base, held, (double)(held - base) / o->conns);
+    for (int i = 0; i < o->conns; i++)
+        close(fds[i]);
+}
+
+static void run_connect(const opts *o)
+{
+    double cpu0 = proc_cpu(o->pid), t0 = now();
+    for (long i = 0; i < o->msgs; i++) {
+        int fd = ws_open(o, o->path);
+        if (o->raw) { /* a raw ceiling "handshake": one round trip */
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            send_all(fd, "x", 1);
+            char c;
+            if (read(fd, &c, 1) != 1)
+                die("raw round trip");
+        }
+        close(fd);
+    }
+    double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
+    printf("mode=connect handshakes=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f server_us_per_op=%.2f\n",
+           o->msgs, secs, o->msgs / secs, cpu, cpu * 1e6 / (double)o->msgs);
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.path = "/", .conns = 100, .inflight = 1, .receivers = 1000, .msgs = 100000,
+              .size = 32};
+    if (argc < 2) {
+        fprintf(stderr, "usage: loadgen echo|broadcast|idle|connect --port P --pid PID ...\n");
+        return 2;
+    }
+    o.mode = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
+        if (!strcmp(a, "--raw")) o.raw = true;
+        else if (!strcmp(a, "--binary")) o.binary = true;
+        else if (!strcmp(a, "--port")) o.port = atoi(v), i++;
+        else if (!strcmp(a, "--pid")) o.pid = atoi(v), i++;
+        else if (!strcmp(a, "--path")) o.path = v, i++;
+        else if (!strcmp(a, "-c")) o.conns = atoi(v), i++;
+        else if (!strcmp(a, "-d")) o.inflight = atoi(v), i++;
+        else if (!strcmp(a, "-r")) o.receivers = atoi(v), i++;
+        else if (!strcmp(a, "-n")) o.msgs = atol(v), i++;
+        else if (!strcmp(a, "-s")) o.size = (size_t)atol(v), i++;
+        else { fprintf(stderr, "loadgen: unknown flag %s\n", a); return 2; }
+    }
+    if (o.inflight > 64)
+        o.inflight = 64;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (!strcmp(o.mode, "echo")) run_echo(&o);
+    else if (!strcmp(o.mode, "broadcast")) run_broadcast(&o);
+    else if (!strcmp(o.mode, "idle")) run_idle(&o);
+    else if (!strcmp(o.mode, "connect")) run_connect(&o);
+    else { fprintf(stderr, "loadgen: unknown mode %s\n", o.mode); return 2; }
+    return 0;
+}
