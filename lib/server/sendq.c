@@ -4,9 +4,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Inline chunks are at least this big, so a burst of small frames shares a
- * few allocations and a single iovec. */
-#define CHUNK_MIN 4096
+/* Inline chunks are at least WS__CHUNK_MIN bytes, so a burst of small
+ * frames shares a few allocations and a single iovec. */
+#define CHUNK_MIN WS__CHUNK_MIN
+#define CACHE_INLINE 256      /* 1 MiB of inline chunks per loop at most */
+#define CACHE_REF 4096
+
+void ws__chunk_cache_free(ws__chunk_cache *c)
+{
+    for (ws__chunk *k = c->inline_free, *n; k; k = n) {
+        n = k->next;
+        free(k);
+    }
+    for (ws__chunk *k = c->ref_free, *n; k; k = n) {
+        n = k->next;
+        free(k);
+    }
+    c->inline_free = c->ref_free = NULL;
+    c->n_inline = c->n_ref = 0;
+}
+
+static ws__chunk *take_cached(ws__chunk **list, size_t *n)
+{
+    ws__chunk *k = *list;
+    if (k) {
+        *list = k->next;
+        (*n)--;
+    }
+    return k;
+}
 
 ws__blob *ws__blob_new(size_t len)
 {
@@ -44,8 +70,10 @@ int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, si
     ws__chunk *t = q->tail;
     if (!t || t->blob || t->cap - t->len < n) {
         size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
-        t = malloc(sizeof *t + cap);
-        if (!t)
+        t = NULL;
+        if (cap == CHUNK_MIN && q->cache)
+            t = take_cached(&q->cache->inline_free, &q->cache->n_inline);
+        if (!t && !(t = malloc(sizeof *t + cap)))
             return WS_ENOMEM;
         t->blob = NULL;
         t->off = t->len = 0;
@@ -63,8 +91,8 @@ int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, si
 
 int ws__sendq_append_blob(ws__sendq *q, ws__blob *b)
 {
-    ws__chunk *c = malloc(sizeof *c);
-    if (!c)
+    ws__chunk *c = q->cache ? take_cached(&q->cache->ref_free, &q->cache->n_ref) : NULL;
+    if (!c && !(c = malloc(sizeof *c)))
         return WS_ENOMEM;
     ws__blob_ref(b);
     c->blob = b;
@@ -83,7 +111,18 @@ static void pop(ws__sendq *q)
     if (!q->head)
         q->tail = NULL;
     ws__blob_unref(c->blob);
-    free(c);
+    ws__chunk_cache *k = q->cache;
+    if (k && c->blob && k->n_ref < CACHE_REF) {
+        c->next = k->ref_free;
+        k->ref_free = c;
+        k->n_ref++;
+    } else if (k && !c->blob && c->cap == CHUNK_MIN && k->n_inline < CACHE_INLINE) {
+        c->next = k->inline_free;
+        k->inline_free = c;
+        k->n_inline++;
+    } else {
+        free(c);
+    }
 }
 
 long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd)

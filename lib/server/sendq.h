@@ -30,10 +30,25 @@ typedef struct ws__chunk {
     uint8_t data[];
 } ws__chunk;
 
+/* Recycled chunks, one cache per loop (so no locking): the hot path then
+ * allocates nothing per message. Bounded, so a burst does not pin memory. */
+typedef struct ws__chunk_cache {
+    ws__chunk *inline_free;   /* WS__CHUNK_MIN-byte inline chunks */
+    size_t n_inline;
+    ws__chunk *ref_free;      /* bare chunks that reference a blob */
+    size_t n_ref;
+} ws__chunk_cache;
+
+#define WS__CHUNK_MIN 4096
+
 typedef struct ws__sendq {
     ws__chunk *head, *tail;
     size_t bytes;        /* queued and unwritten */
+    ws__chunk_cache *cache; /* the owning loop's, or NULL */
 } ws__sendq;
+
+/* Frees every cached chunk. */
+void ws__chunk_cache_free(ws__chunk_cache *c);
 
 #define WS__SENDQ_IOV 64
 

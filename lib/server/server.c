@@ -353,6 +353,7 @@ static void free_worker(ws__worker *w)
     }
     ws__loop_fini(&w->loop);
     ws__stack_pool_fini(&w->stacks);
+    ws__chunk_cache_free(&w->chunks);
     free(w->slots);
     free(w->free_slots);
 }

@@ -10,6 +10,7 @@
 #include "coro/coro.h"
 #include "io/loop.h"
 #include "server/router.h"
+#include "server/sendq.h"
 #include "util/log.h"
 #include "wschat/ext.h"
 #include "wschat/server.h"
@@ -32,6 +33,7 @@ typedef struct ws__worker {
     ws_session *dirty;        /* sessions with unflushed output */
     ws_session *current;      /* session whose coroutine is running */
     ws__stack_pool stacks;
+    ws__chunk_cache chunks;   /* recycled send-queue chunks */
     size_t nconns;            /* connections owned, any phase */
     bool stopping;
     uint64_t stop_deadline;

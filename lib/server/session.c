@@ -86,6 +86,7 @@ void ws__session_accept(ws__worker *w, int fd, const char *peer)
     s->w = w;
     s->fd = fd;
     s->phase = WS__PH_HTTP;
+    s->q.cache = &w->chunks;
     ws__buf_init(&s->head, srv->cfg.max_header_bytes);
     snprintf(s->peer, sizeof s->peer, "%s", peer);
     s->timer.fn = on_timer;
