@@ -45,7 +45,8 @@ static void reply_error(member *m, const char *why)
         ws_sendf(m->s, "error: %s", why);
 }
 
-/* One broadcast per format: each group's frame is encoded once. */
+/* One broadcast per format: each group's frame is encoded once. Callers
+ * build the JSON only when someone speaks JSON (see wants_json). */
 static void broadcast(chat *c, const char *text, char *json)
 {
     if (text)
@@ -55,13 +56,15 @@ static void broadcast(chat *c, const char *text, char *json)
     free(json);
 }
 
+static bool wants_json(chat *c) { return ws_group_count(c->room.json) > 0; }
+
 static void say(member *m, const char *text)
 {
     char *line = malloc(strlen(m->name) + strlen(text) + 5);
     if (!line)
         return;
     sprintf(line, "[%s]: %s", m->name, text);
-    broadcast(m->c, line, chat_ev_message(m->name, text));
+    broadcast(m->c, line, wants_json(m->c) ? chat_ev_message(m->name, text) : NULL);
     free(line);
 }
 

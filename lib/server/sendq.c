@@ -7,8 +7,10 @@
 /* Inline chunks are at least WS__CHUNK_MIN bytes, so a burst of small
  * frames shares a few allocations and a single iovec. */
 #define CHUNK_MIN WS__CHUNK_MIN
-#define CACHE_INLINE 256      /* 1 MiB of inline chunks per loop at most */
-#define CACHE_REF 4096
+/* Bounds on what a loop keeps after a burst: 8 MiB of inline chunks and
+ * 3 MiB of reference chunks at most. */
+#define CACHE_INLINE 2048
+#define CACHE_REF 65536
 
 void ws__chunk_cache_free(ws__chunk_cache *c)
 {
@@ -91,6 +93,10 @@ int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, si
 
 int ws__sendq_append_blob(ws__sendq *q, ws__blob *b)
 {
+    /* A tiny frame is cheaper to copy into the batch than to reference:
+     * no allocation, no atomic, and consecutive frames share one iovec. */
+    if (b->len <= WS__SENDQ_COPY_MAX)
+        return ws__sendq_append(q, b->data, b->len, NULL, 0);
     ws__chunk *c = q->cache ? take_cached(&q->cache->ref_free, &q->cache->n_ref) : NULL;
     if (!c && !(c = malloc(sizeof *c)))
         return WS_ENOMEM;

@@ -51,6 +51,8 @@ typedef struct ws__sendq {
 void ws__chunk_cache_free(ws__chunk_cache *c);
 
 #define WS__SENDQ_IOV 64
+/* Shared frames up to this size are copied into the batch instead. */
+#define WS__SENDQ_COPY_MAX 256
 
 /* Appends a then b (either may be empty) as one copy. 0 or WS_ENOMEM. */
 int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen);
