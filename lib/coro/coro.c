@@ -87,6 +87,7 @@ static void *stack_get(ws__stack_pool *p)
 }
 
 #define POOL_KEEP 256
+#define POOL_HOT 16
 
 static void stack_put(ws__stack_pool *p, void *m)
 {
@@ -100,8 +101,12 @@ static void stack_put(ws__stack_pool *p, void *m)
         }
     }
     if (p->n < p->cap) {
-        /* Give the touched pages back; the mapping stays for reuse. */
-        madvise((uint8_t *)m + pg, p->size, MADV_DONTNEED);
+        /* The most recently used stacks stay hot: reusing one then costs no
+         * page faults (a handshake-heavy load creates a handler per
+         * connection). Deeper in the pool, the touched pages go back to the
+         * kernel; the mapping stays for reuse. */
+        if (p->n >= POOL_HOT)
+            madvise((uint8_t *)m + pg, p->size, MADV_DONTNEED);
         p->free[p->n++] = m;
     } else {
         munmap(m, p->size + pg);
