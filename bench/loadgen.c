@@ -275,6 +275,15 @@ static void run_echo(const opts *o)
            secs, done / secs, cpu, cpu * 1e6 / (double)done);
     report_lat(lat, done);
     printf("\n");
+    for (int i = 0; i < o->conns; i++) {
+        close(cs[i].fd);
+        free(cs[i].in);
+    }
+    close(ep);
+    free(cs);
+    free(lat);
+    free(payload);
+    free(frame);
 }
 
 static void run_broadcast(const opts *o)
@@ -356,6 +365,18 @@ static void run_broadcast(const opts *o)
     double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
     printf("mode=broadcast deliveries=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f "
            "server_us_per_op=%.4f\n", total, secs, total / secs, cpu, cpu * 1e6 / (double)total);
+    for (int i = 0; i < o->receivers; i++) {
+        close(rx[i]);
+        free(pend[i]);
+    }
+    close(tx);
+    close(ep);
+    free(pend);
+    free(rx);
+    free(got);
+    free(have);
+    free(payload);
+    free(frame);
 }
 
 static void run_idle(const opts *o)
@@ -370,6 +391,7 @@ static void run_idle(const opts *o)
            o->conns, base, held, (double)(held - base) / o->conns);
     for (int i = 0; i < o->conns; i++)
         close(fds[i]);
+    free(fds);
 }
 
 static void run_connect(const opts *o)
