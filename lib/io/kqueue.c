@@ -9,6 +9,7 @@
  * only; see docs/backends.md. */
 #include "io/backend.h"
 #include "io/sock.h"
+#include "util/array.h"
 #include "util/error_internal.h"
 #include "wschat/error.h"
 
@@ -63,26 +64,10 @@ static void kq_destroy(void *state)
     free(k);
 }
 
-static int track(kq *k, int fd)
-{
-    if (fd < k->cap)
-        return 0;
-    int cap = k->cap ? k->cap : 64;
-    while (cap <= fd)
-        cap *= 2;
-    unsigned *v = realloc(k->interest, (size_t)cap * sizeof *v);
-    if (!v)
-        return WS_ENOMEM;
-    memset(v + k->cap, 0, (size_t)(cap - k->cap) * sizeof *v);
-    k->interest = v;
-    k->cap = cap;
-    return 0;
-}
-
 /* Registers the difference between the old and the new mask. */
 static int apply(kq *k, int fd, unsigned events)
 {
-    int rc = track(k, fd);
+    int rc = ws__grow_zeroed((void **)&k->interest, &k->cap, fd, sizeof *k->interest);
     if (rc)
         return rc;
     unsigned old = k->interest[fd];

@@ -1,4 +1,5 @@
 #include "io/loop.h"
+#include "util/array.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -42,25 +43,9 @@ void ws__loop_fini(ws__loop *l)
     free(l->rbuf);
 }
 
-static int grow(ws__loop *l, int fd)
-{
-    if (fd < l->wcap)
-        return 0;
-    int cap = l->wcap ? l->wcap : 64;
-    while (cap <= fd)
-        cap *= 2;
-    ws__watcher *w = realloc(l->w, (size_t)cap * sizeof *w);
-    if (!w)
-        return WS_ENOMEM;
-    memset(w + l->wcap, 0, (size_t)(cap - l->wcap) * sizeof *w);
-    l->w = w;
-    l->wcap = cap;
-    return 0;
-}
-
 int ws__loop_watch(ws__loop *l, int fd, unsigned events, ws__io_cb cb, void *ud)
 {
-    int rc = grow(l, fd);
+    int rc = ws__grow_zeroed((void **)&l->w, &l->wcap, fd, sizeof *l->w);
     if (rc)
         return rc;
     ws__watcher *w = &l->w[fd];

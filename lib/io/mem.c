@@ -3,6 +3,7 @@
  * ws_mem_net. Nothing here touches a socket or the real clock, so whole
  * sessions run deterministically: a test advances the clock itself. */
 #include "io/backend.h"
+#include "util/array.h"
 #include "wschat/error.h"
 
 #include <pthread.h>
@@ -239,15 +240,8 @@ static int new_fd(ws_mem_net *n, int kind, int index)
     int fd = 3;
     while (fd < n->fds_cap && n->fds[fd].kind)
         fd++;
-    if (fd >= n->fds_cap) {
-        int cap = n->fds_cap ? n->fds_cap * 2 : 64;
-        mem_fd *f = realloc(n->fds, (size_t)cap * sizeof *f);
-        if (!f)
-            return WS_ENOMEM;
-        memset(f + n->fds_cap, 0, (size_t)(cap - n->fds_cap) * sizeof *f);
-        n->fds = f;
-        n->fds_cap = cap;
-    }
+    if (ws__grow_zeroed((void **)&n->fds, &n->fds_cap, fd, sizeof *n->fds) < 0)
+        return WS_ENOMEM;
     n->fds[fd] = (mem_fd){kind, index};
     return fd;
 }
@@ -281,17 +275,8 @@ static void m_destroy(void *state)
 static int m_add(void *state, int fd, unsigned events)
 {
     mem_state *s = state;
-    if (fd >= s->cap) {
-        int cap = s->cap ? s->cap : 64;
-        while (cap <= fd)
-            cap *= 2;
-        unsigned *v = realloc(s->interest, (size_t)cap * sizeof *v);
-        if (!v)
-            return WS_ENOMEM;
-        memset(v + s->cap, 0, (size_t)(cap - s->cap) * sizeof *v);
-        s->interest = v;
-        s->cap = cap;
-    }
+    if (ws__grow_zeroed((void **)&s->interest, &s->cap, fd, sizeof *s->interest) < 0)
+        return WS_ENOMEM;
     s->interest[fd] = events | 0x100; /* 0x100 marks "watched" */
     return 0;
 }

@@ -2,6 +2,7 @@
  * kept dense; `slot` maps an fd to its index so add/mod/del are O(1). */
 #include "io/backend.h"
 #include "io/sock.h"
+#include "util/array.h"
 #include "util/error_internal.h"
 #include "wschat/error.h"
 
@@ -53,17 +54,8 @@ static short to_poll(unsigned events)
 static int pl_add(void *state, int fd, unsigned events)
 {
     pl *p = state;
-    if (fd >= p->slot_cap) {
-        int cap = p->slot_cap ? p->slot_cap : 64;
-        while (cap <= fd)
-            cap *= 2;
-        int *s = realloc(p->slot, (size_t)cap * sizeof *s);
-        if (!s)
-            return WS_ENOMEM;
-        memset(s + p->slot_cap, 0, (size_t)(cap - p->slot_cap) * sizeof *s);
-        p->slot = s;
-        p->slot_cap = cap;
-    }
+    if (ws__grow_zeroed((void **)&p->slot, &p->slot_cap, fd, sizeof *p->slot) < 0)
+        return WS_ENOMEM;
     /* One spare entry at the end is reserved for the wake fd. */
     if (p->n + 1 >= p->cap) {
         int cap = p->cap ? p->cap * 2 : 64;
