@@ -5,6 +5,7 @@
 #include "proto/frame.h"
 #include "proto/utf8.h"
 #include "server/session.h"
+#include "util/format.h"
 #include "wschat/error.h"
 #include "wschat/group.h"
 
@@ -245,18 +246,18 @@ int ws_group_broadcast_text(ws_group *g, const char *text)
 
 int ws_group_broadcastf(ws_group *g, const char *fmt, ...)
 {
+    char small[512];
+    size_t n;
+    int rc;
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *text = ws__vformat(small, sizeof small, &n, &rc, fmt, ap);
     va_end(ap);
-    if (n < 0 || !(s = malloc((size_t)n + 1)))
-        return n < 0 ? WS_EINVAL : WS_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = ws_group_broadcast(g, false, s, (size_t)n);
-    free(s);
+    if (!text)
+        return rc;
+    rc = ws_group_broadcast(g, false, text, n);
+    if (text != small)
+        free(text);
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * at once; calls from any other thread are posted to that loop by id. */
 #include "proto/utf8.h"
 #include "server/session.h"
+#include "util/format.h"
 #include "wschat/error.h"
 
 #include <stdarg.h>
@@ -43,22 +44,17 @@ int ws_send_binary(ws_session *s, const void *data, size_t len)
 int ws_sendf(ws_session *s, const char *fmt, ...)
 {
     char small[512];
+    size_t n;
+    int rc;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    char *text = ws__vformat(small, sizeof small, &n, &rc, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return WS_EINVAL;
-    if ((size_t)n < sizeof small)
-        return send_data(s, WS_MSG_TEXT, small, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return WS_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = send_data(s, WS_MSG_TEXT, big, (size_t)n);
-    free(big);
+    if (!text)
+        return rc;
+    rc = send_data(s, WS_MSG_TEXT, text, n);
+    if (text != small)
+        free(text);
     return rc;
 }
 

@@ -1,0 +1,68 @@
+/* util/: the formatted-text helper and the fd-table growth helper. */
+#include "support/test.h"
+#include "util/array.h"
+#include "util/format.h"
+#include "wschat/error.h"
+
+#include <stdlib.h>
+
+static char *fmt(char *small, size_t cap, size_t *len, int *err, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *r = ws__vformat(small, cap, len, err, f, ap);
+    va_end(ap);
+    return r;
+}
+
+static void test_vformat(void **state)
+{
+    (void)state;
+    char small[8];
+    size_t n;
+    int err = 0;
+    char *r = fmt(small, sizeof small, &n, &err, "%s-%d", "ab", 12);
+    assert_ptr_equal(r, small); /* fits: no allocation */
+    assert_string_equal(r, "ab-12");
+    assert_int_equal(n, 5);
+    r = fmt(small, sizeof small, &n, &err, "%s", "exactly8"); /* 8 chars + NUL do not fit */
+    assert_ptr_not_equal(r, small);
+    assert_string_equal(r, "exactly8");
+    assert_int_equal(n, 8);
+    free(r);
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    r = fmt(small, sizeof small, &n, &err, "[%s]", big);
+    assert_int_equal(n, 601);
+    assert_int_equal(r[0], '[');
+    assert_int_equal(r[600], ']');
+    assert_int_equal(r[601], 0);
+    free(r);
+}
+
+static void test_grow_zeroed(void **state)
+{
+    (void)state;
+    int *a = NULL, cap = 0;
+    assert_int_equal(ws__grow_zeroed((void **)&a, &cap, 0, sizeof *a), 0);
+    assert_int_equal(cap, 64);
+    a[63] = 7;
+    assert_int_equal(ws__grow_zeroed((void **)&a, &cap, 63, sizeof *a), 0);
+    assert_int_equal(cap, 64); /* already big enough: unchanged */
+    assert_int_equal(ws__grow_zeroed((void **)&a, &cap, 1000, sizeof *a), 0);
+    assert_int_equal(cap, 1024);
+    assert_int_equal(a[63], 7); /* kept */
+    for (int i = 64; i < cap; i++)
+        assert_int_equal(a[i], 0); /* new elements zeroed */
+    free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vformat),
+        cmocka_unit_test(test_grow_zeroed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
