@@ -31,7 +31,6 @@ WS_BEGIN_DECLS
     XX(EACCES, -15, "permission denied")                                     \
     XX(ESTALE, -16, "reference to a session that no longer exists")          \
     XX(EMFILE, -17, "too many open files")                                   \
-    XX(EHTTP, -18, "malformed or refused HTTP request")                      \
     XX(EEXIST, -19, "already exists")                                        \
     XX(ESYS, -20, "unexpected system error")
 
