@@ -60,12 +60,10 @@ static bool wants_json(chat *c) { return ws_group_count(c->room.json) > 0; }
 
 static void say(member *m, const char *text)
 {
-    char *line = malloc(strlen(m->name) + strlen(text) + 5);
-    if (!line)
-        return;
-    sprintf(line, "[%s]: %s", m->name, text);
-    broadcast(m->c, line, wants_json(m->c) ? chat_ev_message(m->name, text) : NULL);
-    free(line);
+    /* Formatted straight into the broadcast: no allocation for a short line. */
+    ws_group_broadcastf(m->c->room.text, "[%s]: %s", m->name, text);
+    if (wants_json(m->c))
+        broadcast(m->c, NULL, chat_ev_message(m->name, text));
 }
 
 static void whisper(member *m, const char *to, const char *text)
