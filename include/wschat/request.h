@@ -3,6 +3,8 @@
  *
  * A `const ws_request *` is valid for the life of its session (or during the
  * HTTP handler / upgrade hook call) and only on that session's loop thread.
+ * Callback routes release it when on_open returns unless
+ * ws_route_keep_request asked otherwise (see route.h).
  */
 #ifndef WSCHAT_REQUEST_H
 #define WSCHAT_REQUEST_H

@@ -8,6 +8,7 @@
 #ifndef WSCHAT_ROUTE_H
 #define WSCHAT_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api.h"
@@ -29,7 +30,13 @@ typedef void (*ws_handler_fn)(ws_session *s, void *app);
 WS_API int ws_route(ws_server *srv, const char *path, ws_handler_fn handler, void *app);
 
 /* Event callbacks: the fast path, no stack per session. Every member may be
- * NULL. All run on the session's loop thread. */
+ * NULL. All run on the session's loop thread.
+ *
+ * Idle memory is what a callback route is for, so its session lets the
+ * request (head copy and header index, ~0.5 KB) go when on_open returns:
+ * ws_session_request() is then NULL and ws_session_header/query/cookie
+ * return WS_ESTATE; ws_session_path and ws_session_peer keep working. Read
+ * what you need in on_open, or call ws_route_keep_request. */
 typedef struct ws_event_callbacks {
     void (*on_open)(ws_session *s, void *app);
     /* m->data is valid until on_message returns. */
@@ -48,7 +55,8 @@ WS_API int ws_route_events(ws_server *srv, const char *path, const ws_event_call
 
 /* Subprotocols the route speaks, in preference order (the strings must
  * outlive the server). A client offering none of them still connects, with no
- * protocol. Returns 0, WS_ENOTFOUND (no such route), WS_EINVAL, WS_ESTATE. */
+ * protocol. Returns 0, WS_ENOTFOUND (no such route), WS_EINVAL (protocols
+ * NULL with n > 0, or more than 255), WS_ESTATE. */
 WS_API int ws_route_protocols(ws_server *srv, const char *path, const char *const *protocols,
                               size_t n);
 
@@ -57,6 +65,12 @@ WS_API int ws_route_protocols(ws_server *srv, const char *path, const char *cons
  * 403 are typical) to refuse. Runs on the loop thread; must not block. */
 typedef int (*ws_upgrade_fn)(const ws_request *req, void *app);
 WS_API int ws_route_upgrade_hook(ws_server *srv, const char *path, ws_upgrade_fn hook, void *app);
+
+/* Keeps (keep = true) a callback route's request for the whole session
+ * instead of releasing it after on_open. Sequential routes always keep it.
+ * Returns 0, WS_ENOTFOUND (no such WebSocket route), WS_EINVAL, WS_ESTATE
+ * (server started). */
+WS_API int ws_route_keep_request(ws_server *srv, const char *path, bool keep);
 
 WS_END_DECLS
 

@@ -92,10 +92,14 @@ WS_API int ws_on_close(ws_session *s, ws_close_fn cb, void *ud);
 /* --- Facts -------------------------------------------------------------- */
 WS_API ws_session_id ws_session_get_id(const ws_session *s);
 WS_API ws_server *ws_session_server(const ws_session *s);
+/* The opening request, or NULL once a callback route released it (after
+ * on_open, unless ws_route_keep_request). */
 WS_API const ws_request *ws_session_request(const ws_session *s);
 /* The negotiated subprotocol, or NULL. */
 WS_API const char *ws_session_protocol(const ws_session *s);
-/* Shorthands for ws_request_* on the session's request. */
+/* Shorthands for ws_request_* on the session's request. Path and peer
+ * always work; header, query and cookie return WS_ESTATE once the request
+ * was released (see ws_route_keep_request). */
 WS_API const char *ws_session_path(const ws_session *s);
 WS_API const char *ws_session_peer(const ws_session *s);
 WS_API int ws_session_header(const ws_session *s, const char *name, char *buf, size_t cap);

@@ -23,6 +23,7 @@ typedef struct ws__ext_chain {
     } v[WS__EXT_MAX];
     unsigned rsv_mask;
     ws__buf tmp;   /* between two stacked extensions */
+    ws__conn_xform xform; /* what the conn calls */
 } ws__ext_chain;
 
 /* Negotiates the request's offers against the available extensions (in the

@@ -141,7 +141,7 @@ int ws__loop_run_once(ws__loop *l, int timeout_ms)
     }
     ws__timer *t;
     while ((t = ws__timer_pop_expired(&l->timers, l->now)) != NULL)
-        t->fn(t, t->ud);
+        t->fn(t);
     ws__loop_run_posted(l);
     return n < 0 ? n : 0;
 }

@@ -7,14 +7,18 @@
 #include <stdint.h>
 
 typedef struct ws__timer ws__timer;
-typedef void (*ws__timer_fn)(ws__timer *t, void *ud);
+/* A timer is embedded in its owner, which the callback finds with
+ * WS__OWNER_OF (no user-data pointer: one per connection adds up). */
+typedef void (*ws__timer_fn)(ws__timer *t);
 
 struct ws__timer {
     uint64_t due;
     size_t slot;      /* index in the heap + 1; 0 = not armed */
     ws__timer_fn fn;
-    void *ud;
 };
+
+/* The struct of type T whose member `m` is at p. */
+#define WS__OWNER_OF(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 typedef struct ws__timer_heap {
     ws__timer **v;

@@ -17,22 +17,69 @@
 void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *cb, void *ud)
 {
     memset(c, 0, sizeof *c);
-    c->cfg = *cfg;
-    c->cb = *cb;
+    c->cfg = cfg;
+    c->frame_mode = cfg->frame_mode;
+    c->cb = cb;
     c->ud = ud;
     ws__fdec_init(&c->dec, true, cfg->max_frame);
     /* One byte over the limit: room for the NUL after a full-size message. */
     ws__buf_init(&c->msg, cfg->max_message ? cfg->max_message + 1 : 0);
-    ws__buf_init(&c->scratch, cfg->max_message ? cfg->max_message + 1 : 0);
-    ws__buf_init(&c->oscratch, 0);
     c->mask_seed = (uint32_t)(uintptr_t)c ^ 0x9E3779B9u;
+}
+
+void ws__conn_set_xform(ws__conn *c, const ws__conn_xform *x)
+{
+    c->xform = x;
+    c->dec.rsv_allowed = x ? x->rsv_mask : 0;
+}
+
+static void side_free(ws__conn *c)
+{
+    if (c->side && c->side->xbuf_ready) {
+        ws__buf_free(&c->side->xbuf[0]);
+        ws__buf_free(&c->side->xbuf[1]);
+    }
+    free(c->side);
+    c->side = NULL;
 }
 
 void ws__conn_free(ws__conn *c)
 {
     ws__buf_free(&c->msg);
-    ws__buf_free(&c->scratch);
-    ws__buf_free(&c->oscratch);
+    side_free(c);
+}
+
+static ws__conn_side *side_of(ws__conn *c)
+{
+    if (!c->side)
+        c->side = calloc(1, sizeof *c->side);
+    return c->side;
+}
+
+/* A transform's buffers are in use for the conn's life; the rest only while
+ * a split control frame or a held pong is pending. */
+static void side_release(ws__conn *c)
+{
+    if (c->side && !c->side->xbuf_ready && !c->pong_pending && c->ctrl_len == 0)
+        side_free(c);
+}
+
+const uint8_t *ws__conn_decoded_data(const ws__conn *c)
+{
+    return c->side && c->side->xbuf_ready ? c->side->xbuf[0].data : NULL;
+}
+
+static uint8_t xform_mask(const ws__conn *c) { return c->xform ? c->xform->rsv_mask : 0; }
+
+static ws__buf *xform_bufs(ws__conn *c)
+{
+    ws__conn_side *sd = side_of(c);
+    if (sd && !sd->xbuf_ready) {
+        ws__buf_init(&sd->xbuf[0], c->cfg->max_message ? c->cfg->max_message + 1 : 0);
+        ws__buf_init(&sd->xbuf[1], 0);
+        sd->xbuf_ready = true;
+    }
+    return sd ? sd->xbuf : NULL;
 }
 
 /* Buffered payloads get a NUL after them, so text can be used as a C
@@ -60,9 +107,9 @@ static void next_key(ws__conn *c, uint8_t key[4])
 static int write_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t op, const uint8_t *p, size_t len)
 {
     uint8_t hdr[WS__MAX_HEADER];
-    if (!c->cfg.mask_outgoing) {
+    if (!c->cfg->mask_outgoing) {
         size_t hlen = ws__frame_header(hdr, fin, rsv, op, len, NULL);
-        return c->cb.write(c->ud, hdr, hlen, p, len);
+        return c->cb->write(c->ud, hdr, hlen, p, len);
     }
     uint8_t key[4];
     next_key(c, key);
@@ -74,7 +121,7 @@ static int write_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t op, const uin
         memcpy(tmp, p, len);
         ws__mask(tmp, len, key, 0);
     }
-    int rc = c->cb.write(c->ud, hdr, hlen, tmp, len);
+    int rc = c->cb->write(c->ud, hdr, hlen, tmp, len);
     free(tmp);
     return rc;
 }
@@ -128,17 +175,17 @@ static int on_header(ws__conn *c)
         ws__buf_reset(&c->msg);
     }
     /* Refuse an oversized message before its payload arrives. */
-    if (c->cfg.max_message && c->msg_len + d->len > c->cfg.max_message)
+    if (c->cfg->max_message && c->msg_len + d->len > c->cfg->max_message)
         return ws__conn_fail(c, WS_CLOSE_MESSAGE_TOO_BIG, WS_ETOOBIG);
     return 0;
 }
 
-static int handle_close(ws__conn *c)
+static int handle_close(ws__conn *c, const uint8_t *p, size_t len)
 {
     uint16_t code;
     const uint8_t *reason;
     size_t rlen;
-    int rc = ws__close_parse(c->ctrl, c->ctrl_len, &code, &reason, &rlen);
+    int rc = ws__close_parse(p, len, &code, &reason, &rlen);
     if (rc == WS_EUTF8)
         return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, rc);
     if (rc < 0)
@@ -149,30 +196,33 @@ static int handle_close(ws__conn *c)
         (void)send_close(c, code == WS_CLOSE_NO_STATUS ? 0 : code, NULL, 0);
     }
     c->state = WS__CONN_CLOSED;
-    if (c->cb.peer_close)
-        c->cb.peer_close(c->ud, code, reason, rlen);
+    if (c->cb->peer_close)
+        c->cb->peer_close(c->ud, code, reason, rlen);
     return 0;
 }
 
-static int handle_control(ws__conn *c)
+static int handle_control(ws__conn *c, const uint8_t *p, size_t len)
 {
     uint8_t op = c->dec.opcode;
     if (op == WS__OP_CLOSE)
-        return handle_close(c);
+        return handle_close(c, p, len);
     if (op == WS__OP_PING && c->state == WS__CONN_OPEN) {
-        if (c->cb.congested && c->cb.congested(c->ud)) {
+        if (c->cb->congested && c->cb->congested(c->ud)) {
             /* A ping flood from a peer that does not read: keep one pong. */
-            memcpy(c->pong, c->ctrl, c->ctrl_len);
-            c->pong_len = c->ctrl_len;
+            ws__conn_side *sd = side_of(c);
+            if (!sd)
+                return fail_buf(c, WS_ENOMEM);
+            memmove(sd->pong, p, len); /* p may be sd->ctrl */
+            c->pong_len = (uint8_t)len;
             c->pong_pending = true;
         } else {
-            int rc = write_frame(c, true, 0, WS__OP_PONG, c->ctrl, c->ctrl_len);
+            int rc = write_frame(c, true, 0, WS__OP_PONG, p, len);
             if (rc < 0)
                 return fail_buf(c, rc);
         }
     }
-    if (c->cb.control)
-        c->cb.control(c->ud, op, c->ctrl, c->ctrl_len);
+    if (c->cb->control)
+        c->cb->control(c->ud, op, p, len);
     return 0;
 }
 
@@ -180,23 +230,26 @@ static int deliver(ws__conn *c, uint8_t op, bool fin, uint8_t *p, size_t len)
 {
     if (c->state != WS__CONN_OPEN)
         return 0; /* after our close, data is read and dropped */
-    return c->cb.message(c->ud, op, fin, p, len);
+    return c->cb->message(c->ud, op, fin, p, len);
 }
 
 static int finish_message(ws__conn *c, uint8_t *p, size_t len)
 {
     c->in_msg = false;
-    if (c->msg_rsv & c->xform.rsv_mask) {
-        ws__buf_reset(&c->scratch);
-        int rc = c->xform.decode(c->xform.st, c->msg_rsv, p, len, &c->scratch);
-        if (rc == 0 && c->cfg.max_message && c->scratch.len > c->cfg.max_message)
+    if (c->msg_rsv & xform_mask(c)) {
+        ws__buf *out = xform_bufs(c);
+        if (!out)
+            return fail_buf(c, WS_ENOMEM);
+        ws__buf_reset(out);
+        int rc = c->xform->decode(c->xform->st, c->msg_rsv, p, len, out);
+        if (rc == 0 && c->cfg->max_message && out->len > c->cfg->max_message)
             rc = WS_ETOOBIG;
         if (rc == WS_ETOOBIG)
             return ws__conn_fail(c, WS_CLOSE_MESSAGE_TOO_BIG, rc);
         if (rc < 0)
             return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, rc);
-        len = c->scratch.len;
-        if (!(p = terminate(&c->scratch)))
+        len = out->len;
+        if (!(p = terminate(out)))
             return fail_buf(c, WS_ENOMEM);
         if (c->msg_op == WS__OP_TEXT && !ws__utf8_valid(p, len))
             return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
@@ -212,12 +265,12 @@ static int finish_message(ws__conn *c, uint8_t *p, size_t len)
 static int on_data(ws__conn *c, const ws__fdec_event *ev)
 {
     const ws__fdec *d = &c->dec;
-    bool compressed = (c->msg_rsv & c->xform.rsv_mask) != 0;
+    bool compressed = (c->msg_rsv & xform_mask(c)) != 0;
     if (c->msg_op == WS__OP_TEXT && !compressed && ws__utf8_feed(&c->utf8, ev->data, ev->len) < 0)
         return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
     c->msg_len += ev->len;
     bool whole_frame = ev->frame_done && ev->len == d->len;
-    if (c->cfg.frame_mode) {
+    if (c->frame_mode) {
         if (d->fin && c->msg_op == WS__OP_TEXT && !ws__utf8_complete(c->utf8))
             return ws__conn_fail(c, WS_CLOSE_INVALID_PAYLOAD, WS_EUTF8);
         if (whole_frame) {
@@ -259,9 +312,22 @@ static int on_chunk(ws__conn *c, const ws__fdec_event *ev)
 {
     if (!WS__IS_CONTROL(c->dec.opcode))
         return on_data(c, ev);
-    memcpy(c->ctrl + c->ctrl_len, ev->data, ev->len);
-    c->ctrl_len += ev->len;
-    return ev->frame_done ? handle_control(c) : 0;
+    if (ev->frame_done && c->ctrl_len == 0 && ev->len == c->dec.len)
+        return handle_control(c, ev->data, ev->len);
+    /* Split across reads: gather it (at most 125 bytes, the decoder
+     * refused anything longer). */
+    ws__conn_side *sd = side_of(c);
+    if (!sd)
+        return fail_buf(c, WS_ENOMEM);
+    memcpy(sd->ctrl + c->ctrl_len, ev->data, ev->len);
+    c->ctrl_len = (uint8_t)(c->ctrl_len + ev->len);
+    if (!ev->frame_done)
+        return 0;
+    size_t n = c->ctrl_len;
+    c->ctrl_len = 0;
+    int rc = handle_control(c, sd->ctrl, n);
+    side_release(c);
+    return rc;
 }
 
 long ws__conn_feed(ws__conn *c, uint8_t *in, size_t len)
@@ -304,17 +370,20 @@ int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len)
         return WS_ECLOSED;
     const uint8_t *p = data;
     uint8_t rsv = 0;
-    if (c->xform.encode) {
-        ws__buf_reset(&c->oscratch);
-        int rc = c->xform.encode(c->xform.st, opcode, p, len, &c->oscratch, &rsv);
+    if (c->xform && c->xform->encode) {
+        ws__buf *b = xform_bufs(c);
+        if (!b)
+            return WS_ENOMEM;
+        ws__buf_reset(&b[1]);
+        int rc = c->xform->encode(c->xform->st, opcode, p, len, &b[1], &rsv);
         if (rc < 0)
             return rc;
         if (rc == 1) {
-            p = c->oscratch.data;
-            len = c->oscratch.len;
+            p = b[1].data;
+            len = b[1].len;
         }
     }
-    size_t frag = c->cfg.fragment_size;
+    size_t frag = c->cfg->fragment_size;
     if (frag == 0 || len <= frag)
         return write_frame(c, true, rsv, opcode, p, len);
     for (size_t off = 0; off < len; off += frag) {
@@ -331,7 +400,9 @@ int ws__conn_flush_pong(ws__conn *c)
     if (!c->pong_pending || c->state != WS__CONN_OPEN)
         return 0;
     c->pong_pending = false;
-    return write_frame(c, true, 0, WS__OP_PONG, c->pong, c->pong_len);
+    int rc = write_frame(c, true, 0, WS__OP_PONG, c->side->pong, c->pong_len);
+    side_release(c);
+    return rc;
 }
 
 int ws__conn_ping(ws__conn *c, const void *data, size_t len)

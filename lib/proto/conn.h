@@ -60,43 +60,60 @@ typedef struct ws__conn_config {
     size_t max_message;     /* 0 = no limit */
     size_t fragment_size;   /* split outgoing messages larger than this; 0 = never */
     bool mask_outgoing;     /* Ktor's `masking`: not RFC-compliant for servers */
-    bool frame_mode;        /* deliver data frames, not reassembled messages */
+    bool frame_mode;        /* initial mode: deliver data frames, not messages */
 } ws__conn_config;
 
+/* What only some connections need, allocated on first use and released
+ * when no longer needed, so an idle connection does not carry it. */
+typedef struct ws__conn_side {
+    /* With a transform: [0] decoded (inflated) messages, limit max_message + 1;
+     * [1] encoded outgoing messages, never aliasing [0], so a decoded message
+     * can be sent straight back. */
+    ws__buf xbuf[2];
+    bool xbuf_ready;
+    /* A control frame split across reads (a whole one is handled straight
+     * from the input). */
+    uint8_t ctrl[WS__MAX_CONTROL_PAYLOAD];
+    /* A pong held back by congestion. */
+    uint8_t pong[WS__MAX_CONTROL_PAYLOAD];
+} ws__conn_side;
+
+/* Sized for idle memory: a server holds many of these. */
 typedef struct ws__conn {
-    ws__conn_state state;
-    ws__conn_cb cb;
+    const ws__conn_cb *cb;      /* not copied: must outlive the conn */
     void *ud;
-    ws__conn_config cfg;
-    ws__conn_xform xform;
+    const ws__conn_config *cfg; /* not copied (one per server): must outlive it */
+    const ws__conn_xform *xform; /* NULL, or the extension chain's */
+    ws__conn_side *side;        /* NULL unless needed now */
     ws__fdec dec;
     /* Message being received. */
-    bool in_msg;
-    uint8_t msg_op;
-    uint8_t msg_rsv;
-    ws__utf8_state utf8;
     uint64_t msg_len;       /* payload bytes of the message so far */
     ws__buf msg;            /* reassembly buffer, limit = max_message */
-    ws__buf scratch;        /* decoded (inflated) messages, limit = max_message + 1 */
-    ws__buf oscratch;       /* encoded outgoing messages: never aliases scratch,
-                               so a decoded message can be sent straight back */
-    /* Control frame being received (never fragmented, <= 125 bytes). */
-    uint8_t ctrl[WS__MAX_CONTROL_PAYLOAD];
-    size_t ctrl_len;
-    bool frame_zero_copy;   /* current frame is delivered straight from input */
-    /* Close handshake. */
-    bool peer_closed_first;
+    ws__conn_state state;
+    ws__utf8_state utf8;
+    int fail_err;
+    uint32_t mask_seed;
     uint16_t sent_code;     /* code of the close frame we sent, 0 if none */
     uint16_t recv_code;     /* code of the close frame we received, 0 if none */
     uint16_t fail_code;     /* code we failed the connection with */
-    int fail_err;
-    uint32_t mask_seed;
+    uint8_t msg_op;
+    uint8_t msg_rsv;
+    uint8_t ctrl_len;       /* bytes of a split control frame gathered */
+    uint8_t pong_len;
+    bool in_msg;
+    bool frame_mode;        /* deliver data frames, not reassembled messages */
+    bool peer_closed_first;
     bool pong_pending;      /* a coalesced pong waits for the output to drain */
-    uint8_t pong[WS__MAX_CONTROL_PAYLOAD];
-    size_t pong_len;
 } ws__conn;
 
+/* cfg, cb and (later) the transform are referenced, not copied: they must
+ * outlive the conn. */
 void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *cb, void *ud);
+/* Installs a message transform (an extension chain). */
+void ws__conn_set_xform(ws__conn *c, const ws__conn_xform *x);
+/* The decoded-message buffer, or NULL if no transform ever ran: a payload
+ * at its data pointer was copied by the engine. */
+const uint8_t *ws__conn_decoded_data(const ws__conn *c);
 void ws__conn_free(ws__conn *c);
 
 /* Consumes input. Returns the number of bytes consumed (less than len only if

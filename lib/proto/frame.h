@@ -40,24 +40,23 @@ typedef struct ws__fdec_event {
 } ws__fdec_event;
 
 typedef struct ws__fdec {
-    ws__fdec_state state;
-    uint8_t hdr[WS__MAX_HEADER];
-    uint8_t hlen;
-    /* Configuration. */
-    uint8_t rsv_allowed;   /* RSV bits (0x4 = RSV1 ...) an extension claimed */
-    bool require_mask;     /* servers require masked client frames */
     uint64_t max_frame;    /* 0 = no limit */
     /* The current frame. */
+    uint64_t len;
+    uint64_t left;
+    ws__fdec_state state;
+    uint8_t key[4];
+    uint8_t hdr[WS__MAX_HEADER];
+    uint8_t hlen;
+    uint8_t key_off;       /* 0..3: the mask phase */
+    uint16_t close_code;   /* set on error */
+    uint8_t rsv_allowed;   /* RSV bits (0x4 = RSV1 ...) an extension claimed */
+    bool require_mask;     /* servers require masked client frames */
     bool fin;
     uint8_t rsv;           /* 3 bits, RSV1 = 0x4 */
     uint8_t opcode;
     bool masked;
-    uint8_t key[4];
-    uint64_t len;
-    uint64_t left;
-    size_t key_off;
     bool empty_pending;    /* a zero-length payload still to report */
-    uint16_t close_code;   /* set on error */
 } ws__fdec;
 
 void ws__fdec_init(ws__fdec *d, bool require_mask, uint64_t max_frame);

@@ -107,7 +107,7 @@ int ws__fdec_feed(ws__fdec *d, uint8_t *in, size_t len, size_t *used, ws__fdec_e
             return WS__FD_NEED_MORE;
         size_t n = d->left < len ? (size_t)d->left : len;
         if (d->masked)
-            d->key_off = ws__mask(in, n, d->key, d->key_off);
+            d->key_off = (uint8_t)(ws__mask(in, n, d->key, d->key_off) & 3);
         d->left -= n;
         *used = n;
         ev->data = in;

@@ -153,13 +153,13 @@ static int deliver(ws__worker *w, const bcast *b)
         if (!s || s->phase != WS__PH_OPEN || s->ended || s->conn.state != WS__CONN_OPEN)
             continue;
         int rc;
-        if (s->conn.xform.encode || s->conn.cfg.mask_outgoing || s->conn.cfg.fragment_size) {
+        if ((s->conn.xform && s->conn.xform->encode) || s->conn.cfg->mask_outgoing || s->conn.cfg->fragment_size) {
             /* This session transforms its frames: it needs its own copy. */
             rc = ws__conn_send(&s->conn, b->op, b->frame->data + b->hlen, b->frame->len - b->hlen);
         } else {
             rc = ws__sendq_append_blob(&s->q, b->frame);
             if (rc == 0) {
-                if (s->q.bytes > s->srv->cfg.send_hard_limit)
+                if (s->q.bytes > s->w->srv->cfg.send_hard_limit)
                     s->overloaded = true;
                 ws__session_mark_dirty(s);
             }

@@ -19,13 +19,14 @@ void ws__events_message(ws_session *s, const ws_msg *m)
 
 void ws__events_end(ws_session *s)
 {
-    ws_close_cause c = s->reason.cause;
+    const ws_close_reason *r = ws__session_reason(s);
+    ws_close_cause c = r->cause;
     bool error = c == WS_CAUSE_PROTOCOL || c == WS_CAUSE_IO || c == WS_CAUSE_TIMEOUT ||
                  c == WS_CAUSE_OVERLOAD;
     if (error && cbs(s)->on_error)
-        cbs(s)->on_error(s, s->reason.err ? s->reason.err : WS_EIO, s->route->app);
+        cbs(s)->on_error(s, r->err ? r->err : WS_EIO, s->route->app);
     if (cbs(s)->on_close)
-        cbs(s)->on_close(s, &s->reason, s->route->app);
+        cbs(s)->on_close(s, r, s->route->app);
 }
 
 void ws__events_drained(ws_session *s)

@@ -111,7 +111,7 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
         if (mode == 2 && s->conn.in_msg)
             return WS_ESTATE;
         s->mode = mode;
-        s->conn.cfg.frame_mode = mode == 2;
+        s->conn.frame_mode = mode == 2;
     }
     if (s->ended)
         return WS_ECLOSED;

@@ -145,7 +145,7 @@ int ws_route_protocols(ws_server *srv, const char *path, const char *const *prot
     ws__route *r = ws_route_of(srv, path, &rc);
     if (!r)
         return rc;
-    if (n && !protocols)
+    if ((n && !protocols) || n > 255)
         return WS_EINVAL;
     r->protocols = protocols;
     r->nprotocols = n;
@@ -202,6 +202,16 @@ int ws_route_extension(ws_server *srv, const char *path, const ws_extension *ext
     if (rsv_taken(NULL, 0, r->exts, r->nexts, ext->rsv))
         return WS_EINVAL;
     r->exts[r->nexts++] = ext;
+    return 0;
+}
+
+int ws_route_keep_request(ws_server *srv, const char *path, bool keep)
+{
+    int rc;
+    ws__route *r = ws_route_of(srv, path, &rc);
+    if (!r)
+        return rc;
+    r->keep_request = keep;
     return 0;
 }
 

@@ -29,6 +29,7 @@ typedef struct ws__route {
     const ws_extension *exts[4]; /* route-only extensions */
     size_t nexts;
     bool no_exts;         /* ws_route_no_extensions */
+    bool keep_request;    /* keep the request after on_open (callback routes) */
 } ws__route;
 
 typedef struct ws__router {

@@ -27,6 +27,11 @@ ws_server *ws_server_new_err(const ws_config *cfg, int *err)
         return NULL;
     }
     srv->log = (ws__logger){srv->cfg.log, srv->cfg.log_ud, srv->cfg.log_level};
+    const ws_config *c = &srv->cfg;
+    srv->conn_cfg = (ws__conn_config){.max_frame = c->max_frame_size,
+                                      .max_message = c->max_message_size,
+                                      .fragment_size = c->fragment_size,
+                                      .mask_outgoing = c->masking};
     srv->listen_fd = -1;
     atomic_init(&srv->state, WS__SRV_NEW);
     if (err)
@@ -88,10 +93,9 @@ void ws__server_dispatch_fd(ws_server *srv, int fd, const char *peer)
 
 static void on_accept(ws__loop *l, int fd, unsigned events, void *ud);
 
-static void accept_resume(ws__timer *t, void *ud)
+static void accept_resume(ws__timer *t)
 {
-    ws_server *srv = ud;
-    (void)t;
+    ws_server *srv = WS__OWNER_OF(t, ws_server, accept_timer);
     srv->accept_paused = false;
     if (srv->listen_fd >= 0)
         ws__loop_watch(&srv->workers[0].loop, srv->listen_fd, WS_IO_READ, on_accept, srv);
@@ -202,7 +206,6 @@ int ws_server_start(ws_server *srv)
     srv->listen_fd = fd;
     srv->port = port;
     srv->accept_timer.fn = accept_resume;
-    srv->accept_timer.ud = srv;
     w0->loop.thread = pthread_self();
     w0->loop.thread_set = true;
     ws__loop_watch(&w0->loop, fd, WS_IO_READ, on_accept, srv);
@@ -354,6 +357,7 @@ static void free_worker(ws__worker *w)
     ws__loop_fini(&w->loop);
     ws__stack_pool_fini(&w->stacks);
     ws__chunk_cache_free(&w->chunks);
+    free(w->dirty);
     free(w->slots);
     free(w->free_slots);
 }

@@ -9,6 +9,7 @@
 
 #include "coro/coro.h"
 #include "io/loop.h"
+#include "proto/conn.h"
 #include "server/router.h"
 #include "server/sendq.h"
 #include "util/log.h"
@@ -30,20 +31,23 @@ typedef struct ws__worker {
     uint32_t nslots, slots_cap;
     uint32_t *free_slots;
     uint32_t nfree;
-    ws_session *dirty;        /* sessions with unflushed output */
+    /* Sessions with unflushed output: a worker-wide vector rather than a
+     * link in every session (idle memory). */
+    ws_session **dirty;
+    size_t ndirty, dirty_cap;
     ws_session *current;      /* session whose coroutine is running */
     ws__stack_pool stacks;
     ws__chunk_cache chunks;   /* recycled send-queue chunks */
     size_t nconns;            /* connections owned, any phase */
     bool stopping;
     uint64_t stop_deadline;
-    ws__timer stop_timer;
 } ws__worker;
 
 enum { WS__SRV_NEW, WS__SRV_RUNNING, WS__SRV_STOPPING, WS__SRV_STOPPED };
 
 struct ws_server {
     ws_config cfg;            /* with defaults filled in */
+    ws__conn_config conn_cfg; /* what every session's engine reads (shared) */
     const ws_io_backend *io;
     ws__logger log;
     ws__router routes;

@@ -13,13 +13,19 @@
 
 #define LINGER_MS 2000
 
+/* Idle memory per connection is mostly this struct (docs/performance.md
+ * budgets 512 bytes per idle callback-route connection in all): a field
+ * added here must pay for itself. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct ws_session) <= 408,
+               "ws_session outgrew its idle-memory budget");
+
 static void on_io(ws__loop *l, int fd, unsigned events, void *ud);
-static void on_timer(ws__timer *t, void *ud);
+static void on_timer(ws__timer *t);
 static void ws_input(ws_session *s, uint8_t *data, size_t len);
 static bool handler_ready(const ws_session *s);
 
 static uint64_t now_of(ws_session *s) { return s->w->loop.now; }
-static const ws_config *cfg_of(ws_session *s) { return &s->srv->cfg; }
+static const ws_config *cfg_of(ws_session *s) { return &s->w->srv->cfg; }
 
 static void set_interest(ws_session *s)
 {
@@ -54,7 +60,12 @@ static void arm_timer(ws_session *s)
 void ws__session_accept(ws__worker *w, int fd, const char *peer)
 {
     ws_server *srv = w->srv;
-    ws_session *s = calloc(1, sizeof *s);
+    size_t plen = strlen(peer);
+    ws_session *s = calloc(1, sizeof *s + plen + 1);
+    if (s && !(s->http = calloc(1, sizeof *s->http))) {
+        free(s);
+        s = NULL;
+    }
     if (s && w->nfree == 0 && w->nslots == w->slots_cap) {
         uint32_t cap = w->slots_cap ? w->slots_cap * 2 : 64;
         ws__slot *v = realloc(w->slots, cap * sizeof *v);
@@ -67,6 +78,8 @@ void ws__session_accept(ws__worker *w, int fd, const char *peer)
             w->slots_cap = cap;
     }
     if (!s || (w->nfree == 0 && w->nslots == w->slots_cap) || w->nslots >= (1u << 24)) {
+        if (s)
+            free(s->http);
         free(s);
         srv->io->close(w->loop.io_state, fd);
         atomic_fetch_sub(&srv->nconns, 1);
@@ -82,15 +95,13 @@ void ws__session_accept(ws__worker *w, int fd, const char *peer)
     }
     w->slots[slot].s = s;
     s->id = WS__ID(w->slots[slot].gen, w->index, slot);
-    s->srv = srv;
     s->w = w;
     s->fd = fd;
     s->phase = WS__PH_HTTP;
     s->q.cache = &w->chunks;
-    ws__buf_init(&s->head, srv->cfg.max_header_bytes);
-    snprintf(s->peer, sizeof s->peer, "%s", peer);
+    memcpy(s->peer, peer, plen + 1);
+    ws__buf_init(&s->http->head, srv->cfg.max_header_bytes);
     s->timer.fn = on_timer;
-    s->timer.ud = s;
     s->deadline = now_of(s) + srv->cfg.handshake_timeout_ms;
     s->reading = true;
     w->nconns++;
@@ -105,9 +116,28 @@ void ws__session_mark_dirty(ws_session *s)
 {
     if (s->dirty || s->phase == WS__PH_DEAD)
         return;
+    ws__worker *w = s->w;
+    if (w->ndirty == w->dirty_cap) {
+        size_t cap = w->dirty_cap ? w->dirty_cap * 2 : 64;
+        ws_session **v = realloc(w->dirty, cap * sizeof *v);
+        if (!v) {
+            set_interest(s); /* out of memory: the writable event flushes it */
+            return;
+        }
+        w->dirty = v;
+        w->dirty_cap = cap;
+    }
+    w->dirty[w->ndirty++] = s;
     s->dirty = true;
-    s->next_dirty = s->w->dirty;
-    s->w->dirty = s;
+}
+
+static void http_done(ws_session *s)
+{
+    if (s->http) {
+        ws__buf_free(&s->http->head);
+        free(s->http);
+        s->http = NULL;
+    }
 }
 
 void ws__session_maybe_free(ws_session *s)
@@ -125,10 +155,8 @@ void ws__session_maybe_free(ws_session *s)
     if (s->conn_ready)
         ws__conn_free(&s->conn);
     ws__sendq_clear(&s->q);
-    ws__buf_free(&s->head);
-    if (s->has_req)
-        ws__request_free(&s->req);
-    free(s->protocol);
+    http_done(s);
+    ws__request_release(s);
     ws__ext_chain_free(s->exts);
     free(s->held);
     if (s->co)
@@ -137,7 +165,17 @@ void ws__session_maybe_free(ws_session *s)
         n = c->next;
         free(c);
     }
+    free(s->ending);
     free(s);
+}
+
+void ws__request_release(ws_session *s)
+{
+    if (s->req) {
+        ws__request_free(s->req);
+        free(s->req);
+        s->req = NULL;
+    }
 }
 
 static void close_fd(ws_session *s)
@@ -146,11 +184,11 @@ static void close_fd(ws_session *s)
         return;
     ws__worker *w = s->w;
     ws__loop_unwatch(&w->loop, s->fd);
-    s->srv->io->close(w->loop.io_state, s->fd);
+    s->w->srv->io->close(w->loop.io_state, s->fd);
     ws__timer_cancel(&w->loop.timers, &s->timer);
     s->phase = WS__PH_DEAD;
     w->nconns--;
-    atomic_fetch_sub(&s->srv->nconns, 1);
+    atomic_fetch_sub(&s->w->srv->nconns, 1);
     ws__sendq_clear(&s->q);
     if (s->conn_ready && !s->ended)
         ws__session_end(s, WS_CAUSE_IO, WS_CLOSE_ABNORMAL, "connection lost", WS_EIO);
@@ -175,7 +213,7 @@ static void enter_drain(ws_session *s)
 
 static void enter_linger(ws_session *s)
 {
-    s->srv->io->shutdown(s->w->loop.io_state, s->fd);
+    s->w->srv->io->shutdown(s->w->loop.io_state, s->fd);
     s->phase = WS__PH_LINGER;
     uint32_t ct = cfg_of(s)->close_timeout_ms;
     s->deadline = now_of(s) + (ct < LINGER_MS ? ct : LINGER_MS);
@@ -187,7 +225,7 @@ static void flush_now(ws_session *s)
 {
     if (s->phase == WS__PH_DEAD)
         return;
-    long r = ws__sendq_flush(&s->q, s->srv->io, s->w->loop.io_state, s->fd);
+    long r = ws__sendq_flush(&s->q, s->w->srv->io, s->w->loop.io_state, s->fd);
     if (r < 0) {
         close_fd(s);
         return;
@@ -215,11 +253,9 @@ void ws__worker_flush(ws__loop *l, void *ud)
 {
     ws__worker *w = ud;
     (void)l;
-    ws_session *s;
-    while ((s = w->dirty) != NULL) {
-        w->dirty = s->next_dirty;
+    while (w->ndirty) {
+        ws_session *s = w->dirty[--w->ndirty];
         s->dirty = false;
-        s->next_dirty = NULL;
         s->busy++;
         if (s->q.bytes || s->phase == WS__PH_DRAIN)
             flush_now(s);
@@ -230,26 +266,50 @@ void ws__worker_flush(ws__loop *l, void *ud)
 
 /* --- ending ------------------------------------------------------------ */
 
+static ws__ending *ending_of(ws_session *s)
+{
+    if (!s->ending)
+        s->ending = calloc(1, sizeof *s->ending);
+    return s->ending;
+}
+
+/* What a session that could not allocate its close texts reports: the
+ * facts are lost, but there still is exactly one reason, and it says why. */
+static const ws_close_reason no_memory_reason = {
+    WS_CLOSE_INTERNAL_ERROR, WS_CAUSE_IO, WS_ENOMEM, "out of memory"};
+
+const ws_close_reason *ws__session_reason(const ws_session *s)
+{
+    return s->ending ? &s->ending->reason : &no_memory_reason;
+}
+
 void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const char *reason,
                      int err)
 {
     if (s->ended)
         return;
     s->ended = true;
-    s->reason.code = code;
-    s->reason.cause = cause;
-    s->reason.err = err;
-    snprintf(s->reason.reason, sizeof s->reason.reason, "%s", reason ? reason : "");
-    ws__log(&s->srv->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s", s->peer, code,
-            ws_close_cause_name(cause), s->reason.reason);
+    ws__ending *e = ending_of(s);
+    if (e) {
+        /* reason may point into e (a close text): copy through a temporary */
+        char text[sizeof e->reason.reason];
+        snprintf(text, sizeof text, "%s", reason ? reason : "");
+        e->reason.code = code;
+        e->reason.cause = cause;
+        e->reason.err = err;
+        memcpy(e->reason.reason, text, sizeof text);
+    }
+    const ws_close_reason *r = ws__session_reason(s);
+    ws__log(&s->w->srv->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s", s->peer, r->code,
+            ws_close_cause_name(r->cause), r->reason);
     if (s->conn_ready)
-        atomic_fetch_sub(&s->srv->nsessions, 1);
+        atomic_fetch_sub(&s->w->srv->nsessions, 1);
     ws__group_leave_all(s);
     s->busy++;
     if (s->route && s->route->kind == WS__ROUTE_EVENTS)
         ws__events_end(s);
     for (ws__close_cb *c = s->close_cbs; c; c = c->next)
-        c->fn(s, &s->reason, c->ud);
+        c->fn(s, ws__session_reason(s), c->ud);
     if (s->co)
         ws__seq_wake(s);
     s->busy--;
@@ -272,7 +332,9 @@ void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_clos
         size_t rl = reason ? strlen(reason) : 0;
         ws__conn_close(&s->conn, code, reason, rl);
         s->local_code = code;
-        snprintf(s->local_reason, sizeof s->local_reason, "%s", reason ? reason : "");
+        ws__ending *e = ending_of(s);
+        if (e)
+            snprintf(e->local_reason, sizeof e->local_reason, "%s", reason ? reason : "");
         s->local_cause = cause;
         s->deadline = now_of(s) + cfg_of(s)->close_timeout_ms;
         arm_timer(s);
@@ -317,8 +379,8 @@ static void hold(ws_session *s, uint8_t *p, size_t n)
 {
     ws__loop *l = &s->w->loop;
     if (s->held && p >= s->held) {
-        s->held_off = (size_t)(p - s->held);
-        s->held_len = n;
+        s->held_off = (uint32_t)(p - s->held);
+        s->held_len = (uint32_t)n;
     } else {
         uint8_t *fresh = malloc(WS__LOOP_RBUF + 1);
         if (!fresh) {
@@ -326,8 +388,8 @@ static void hold(ws_session *s, uint8_t *p, size_t n)
             return;
         }
         s->held = l->rbuf;
-        s->held_off = (size_t)(p - l->rbuf);
-        s->held_len = n;
+        s->held_off = (uint32_t)(p - l->rbuf);
+        s->held_len = (uint32_t)n;
         l->rbuf = fresh;
     }
     s->reading = false;
@@ -389,9 +451,11 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
     }
     if (s->conn.state == WS__CONN_CLOSED) {
         if (!s->ended && s->conn.peer_closed_first)
-            ws__session_end(s, WS_CAUSE_PEER, s->conn.recv_code, s->peer_reason, 0);
+            ws__session_end(s, WS_CAUSE_PEER, s->conn.recv_code,
+                            s->ending ? s->ending->peer_reason : NULL, 0);
         else if (!s->ended)
-            ws__session_end(s, s->local_cause, s->local_code, s->local_reason,
+            ws__session_end(s, s->local_cause, s->local_code,
+                            s->ending ? s->ending->local_reason : NULL,
                             cause_err(s->local_cause));
         enter_drain(s);
         return;
@@ -409,7 +473,7 @@ static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
 {
     ws_session *s = ud;
     bool buffered = (s->conn.msg.data && data == s->conn.msg.data) ||
-                    (s->conn.scratch.data && data == s->conn.scratch.data);
+                    (ws__conn_decoded_data(&s->conn) && data == ws__conn_decoded_data(&s->conn));
     if (!buffered) {
         /* Zero-copy message: every input buffer has a spare byte past its
          * data, so the NUL can be written and the byte restored later. */
@@ -432,9 +496,12 @@ static void cb_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t
 {
     ws_session *s = ud;
     (void)code;
-    size_t n = len < sizeof s->peer_reason - 1 ? len : sizeof s->peer_reason - 1;
-    memcpy(s->peer_reason, reason, n);
-    s->peer_reason[n] = '\0';
+    ws__ending *e = ending_of(s);
+    if (!e)
+        return; /* the session then ends with the out-of-memory reason */
+    size_t n = len < sizeof e->peer_reason - 1 ? len : sizeof e->peer_reason - 1;
+    memcpy(e->peer_reason, reason, n);
+    e->peer_reason[n] = '\0';
 }
 
 static int cb_congested(void *ud)
@@ -453,7 +520,7 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
     ws_session *s = ud;
     if (pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
         struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
-        long w = s->srv->io->writev(s->w->loop.io_state, s->fd, iov, 2);
+        long w = s->w->srv->io->writev(s->w->loop.io_state, s->fd, iov, 2);
         if (w == (long)(hl + pl))
             return 0;
         if (w > 0) { /* queue only what the kernel did not take */
@@ -498,7 +565,7 @@ void ws__session_http_error(ws_session *s, int status)
     int n = ws__http_error_response(buf, sizeof buf, status);
     if (n > 0)
         ws__sendq_append(&s->q, buf, (size_t)n, NULL, 0);
-    ws__log(&s->srv->log, WS_LOG_DEBUG, "%s: HTTP %d", s->peer, status);
+    ws__log(&s->w->srv->log, WS_LOG_DEBUG, "%s: HTTP %d", s->peer, status);
     enter_drain(s);
 }
 
@@ -514,8 +581,8 @@ static int negotiate_extensions(ws_session *s, const ws__http_request *req, char
         return 0;
     for (size_t i = 0; i < r->nexts; i++)
         avail[n++] = r->exts[i];
-    for (size_t i = 0; i < s->srv->nexts; i++)
-        avail[n++] = &s->srv->exts[i];
+    for (size_t i = 0; i < s->w->srv->nexts; i++)
+        avail[n++] = &s->w->srv->exts[i];
     int rc = ws__ext_negotiate(avail, n, req, hdr, cap, &s->exts);
     return rc == WS_ENOMEM ? 503 : rc;
 }
@@ -525,28 +592,27 @@ static int upgrade(ws_session *s, const ws__http_request *req)
     const ws__route *r = s->route;
     int st = ws__handshake_check(req);
     if (st == 0 && r->hook) {
-        st = r->hook(&s->req, r->hook_app);
+        st = r->hook(s->req, r->hook_app);
         if (st && (st < 400 || st > 599))
             st = 500;
     }
     if (st)
         return st;
     int pi = ws__handshake_pick_protocol(req, r->protocols, r->nprotocols);
-    if (pi >= 0 && !(s->protocol = strdup(r->protocols[pi])))
-        return 503;
+    if (pi >= 0)
+        s->proto = (uint8_t)(pi + 1); /* ws_route_protocols allows at most 255 */
     char exts[512];
     st = negotiate_extensions(s, req, exts, sizeof exts);
     if (st)
         return st;
     char resp[1024];
-    int n = ws__handshake_response(resp, sizeof resp, req, s->protocol, exts[0] ? exts : NULL);
+    int n = ws__handshake_response(resp, sizeof resp, req, pi >= 0 ? r->protocols[pi] : NULL,
+                                   exts[0] ? exts : NULL);
     if (n < 0 || ws__sendq_append(&s->q, resp, (size_t)n, NULL, 0) < 0)
         return 503;
     const ws_config *c = cfg_of(s);
-    ws__conn_config cc = {.max_frame = c->max_frame_size, .max_message = c->max_message_size,
-                          .fragment_size = c->fragment_size, .mask_outgoing = c->masking};
-    ws__conn_cb cb = {cb_message, NULL, cb_peer_close, cb_write, cb_congested};
-    ws__conn_init(&s->conn, &cc, &cb, s);
+    static const ws__conn_cb cb = {cb_message, NULL, cb_peer_close, cb_write, cb_congested};
+    ws__conn_init(&s->conn, &s->w->srv->conn_cfg, &cb, s);
     if (s->exts)
         ws__ext_chain_attach(s->exts, &s->conn);
     s->conn_ready = true;
@@ -554,7 +620,7 @@ static int upgrade(ws_session *s, const ws__http_request *req)
     s->last_rx = now_of(s);
     s->next_ping = s->last_rx + c->ping_period_ms;
     s->deadline = 0;
-    atomic_fetch_add(&s->srv->nsessions, 1);
+    atomic_fetch_add(&s->w->srv->nsessions, 1);
     arm_timer(s);
     ws__session_mark_dirty(s);
     return 0;
@@ -563,17 +629,19 @@ static int upgrade(ws_session *s, const ws__http_request *req)
 static void route_request(ws_session *s, ws__http_request *req, size_t head_end, uint8_t *rest,
                           size_t rest_len)
 {
-    const ws__route *r = ws__router_match(&s->srv->routes, req->path.p, req->path.n);
+    const ws__route *r = ws__router_match(&s->w->srv->routes, req->path.p, req->path.n);
     if (!r) {
         ws__session_http_error(s, 404);
         return;
     }
     s->route = r;
-    if (ws__request_init(&s->req, req, (const char *)s->head.data, head_end, s->peer) < 0) {
+    if (!(s->req = malloc(sizeof *s->req)) ||
+        ws__request_init(s->req, req, (const char *)s->http->head.data, head_end, s->peer) < 0) {
+        free(s->req);
+        s->req = NULL;
         ws__session_http_error(s, 503);
         return;
     }
-    s->has_req = true;
     bool is_get = req->method.n == 3 && memcmp(req->method.p, "GET", 3) == 0;
     bool is_head = req->method.n == 4 && memcmp(req->method.p, "HEAD", 4) == 0;
     if (r->kind == WS__ROUTE_HTTP || r->kind == WS__ROUTE_STATIC) {
@@ -591,22 +659,24 @@ static void route_request(ws_session *s, ws__http_request *req, size_t head_end,
         return;
     }
     /* Bytes that followed the head (a client may send frames at once). */
-    size_t extra = s->head.len - head_end;
+    size_t extra = s->http->head.len - head_end;
     if (extra + rest_len) {
         s->held = malloc(extra + rest_len + 1);
         if (!s->held) {
             ws__session_close(s, WS_CLOSE_INTERNAL_ERROR, "out of memory", WS_CAUSE_IO);
             return;
         }
-        memcpy(s->held, s->head.data + head_end, extra);
+        memcpy(s->held, s->http->head.data + head_end, extra);
         memcpy(s->held + extra, rest, rest_len);
         s->held_off = 0;
-        s->held_len = extra + rest_len;
+        s->held_len = (uint32_t)(extra + rest_len);
     }
-    ws__buf_free(&s->head);
-    if (r->kind == WS__ROUTE_EVENTS)
+    http_done(s);
+    if (r->kind == WS__ROUTE_EVENTS) {
         ws__events_open(s);
-    else if (ws__seq_start(s) < 0)
+        if (!r->keep_request)
+            ws__request_release(s); /* idle memory: most callback routes never look again */
+    } else if (ws__seq_start(s) < 0)
         ws__session_close(s, WS_CLOSE_TRY_AGAIN_LATER, "out of memory", WS_CAUSE_IO);
     ws__session_resume_input(s);
 }
@@ -614,16 +684,16 @@ static void route_request(ws_session *s, ws__http_request *req, size_t head_end,
 static void http_input(ws_session *s, uint8_t *data, size_t len)
 {
     const ws_config *c = cfg_of(s);
-    size_t room = c->max_header_bytes - s->head.len;
+    size_t room = c->max_header_bytes - s->http->head.len;
     size_t take = len < room ? len : room;
-    if (ws__buf_append(&s->head, data, take) < 0) {
+    if (ws__buf_append(&s->http->head, data, take) < 0) {
         ws__session_http_error(s, 503);
         return;
     }
     ws__http_request req;
     ws__http_limits lim = {c->max_header_bytes, c->max_headers, c->max_uri};
-    int r = ws__http_parse((const char *)s->head.data, s->head.len, &s->scanned, &lim, &req);
-    if (r == 0 && s->head.len >= c->max_header_bytes)
+    int r = ws__http_parse((const char *)s->http->head.data, s->http->head.len, &s->http->scanned, &lim, &req);
+    if (r == 0 && s->http->head.len >= c->max_header_bytes)
         r = -431;
     if (r < 0)
         ws__session_http_error(s, -r);
@@ -663,7 +733,7 @@ static void do_read(ws_session *s)
     /* A bounded number of reads per wake-up keeps one busy client from
      * starving the others (the poller is level-triggered). */
     for (int i = 0; i < 8 && s->reading && s->phase != WS__PH_DEAD; i++) {
-        long n = s->srv->io->read(l->io_state, s->fd, l->rbuf, WS__LOOP_RBUF);
+        long n = s->w->srv->io->read(l->io_state, s->fd, l->rbuf, WS__LOOP_RBUF);
         if (n == WS_EAGAIN)
             return;
         if (n == 0 && s->phase != WS__PH_HTTP && s->phase != WS__PH_LINGER) {
@@ -695,10 +765,9 @@ static void on_io(ws__loop *l, int fd, unsigned events, void *ud)
     ws__session_maybe_free(s);
 }
 
-static void on_timer(ws__timer *t, void *ud)
+static void on_timer(ws__timer *t)
 {
-    ws_session *s = ud;
-    (void)t;
+    ws_session *s = WS__OWNER_OF(t, ws_session, timer);
     const ws_config *c = cfg_of(s);
     uint64_t now = now_of(s);
     s->busy++;
@@ -709,7 +778,8 @@ static void on_timer(ws__timer *t, void *ud)
     case WS__PH_OPEN:
         if (s->deadline && now >= s->deadline) {
             if (!s->ended)
-                ws__session_end(s, s->local_cause, s->local_code, s->local_reason, WS_ETIMEDOUT);
+                ws__session_end(s, s->local_cause, s->local_code,
+                                s->ending ? s->ending->local_reason : NULL, WS_ETIMEDOUT);
             close_fd(s);
         } else if (c->timeout_ms != WS_DISABLED && now - s->last_rx >= c->timeout_ms) {
             ws__session_close(s, WS_CLOSE_GOING_AWAY, "idle timeout", WS_CAUSE_TIMEOUT);

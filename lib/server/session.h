@@ -31,65 +31,73 @@ typedef struct ws__close_cb {
     void *ud;
 } ws__close_cb;
 
+/* The close texts: allocated when closing starts, since an open session
+ * needs none of them (idle memory). */
+typedef struct ws__ending {
+    ws_close_reason reason;   /* the final one, once ended */
+    char local_reason[124];   /* of a ws_close() in flight */
+    char peer_reason[124];    /* of the peer's close frame */
+} ws__ending;
+
 typedef struct ws__membership {
     struct ws__membership *next;
     struct ws_group *group;
 } ws__membership;
 
-struct ws_session {
-    ws_server *srv;
-    ws__worker *w;
-    int fd;
-    ws_session_id id;
-    ws__phase phase;
-    /* HTTP phase. */
+/* The request head being read (HTTP phase only). */
+typedef struct ws__http_in {
     ws__buf head;
     size_t scanned;
-    ws_request req;
-    bool has_req;
+} ws__http_in;
+
+/* Ordered for size (pointers, then the small fields together): idle memory
+ * per connection is mostly this struct. */
+struct ws_session {
+    ws__worker *w;
+    ws_session_id id;
     const ws__route *route;
+    ws_request *req;          /* NULL once released (callback routes, after on_open) */
+    ws__http_in *http;        /* HTTP phase only */
     /* WebSocket phase. */
     ws__conn conn;
-    bool conn_ready;
     ws__sendq q;
-    char *protocol;
-    ws__ext_chain *exts;      /* negotiated extensions, or NULL */
     ws__timer timer;
     uint64_t last_rx;
     uint64_t next_ping;
     uint64_t deadline;        /* handshake, close-handshake, drain or linger deadline */
-    bool above_hw;            /* send queue went over the high-water mark */
-    bool overloaded;          /* over the hard limit: close with 1008 */
-    bool dirty;
-    ws_session *next_dirty;
-    bool reading;             /* read interest is on */
-    bool peer_eof;            /* the peer shut its write side */
-    bool writing;             /* write interest is on */
+    ws__ext_chain *exts;      /* negotiated extensions, or NULL */
     /* Sequential handler. */
     ws__coro *co;
-    ws__wait wait;
     ws_msg *recv_out;
-    bool got_msg;
-    int mode;                 /* 0 undecided, 1 messages, 2 frames */
-    bool out_frag_open;       /* ws_send_frame started a message not yet finished */
     /* Input held back while the handler is not ready for it. */
     uint8_t *held;
-    size_t held_off, held_len;
     uint8_t *nul_at;          /* byte overwritten by a text message's NUL */
-    uint8_t nul_saved;
-    bool feeding;
-    int busy;                 /* loop callbacks running for it: defer free */
     /* Ending. */
-    bool ended;
-    ws_close_reason reason;
-    uint16_t local_code;      /* code of a ws_close() in flight */
-    char local_reason[124];
-    char peer_reason[124];    /* reason text of the peer's close frame */
-    ws_close_cause local_cause;
+    ws__ending *ending;       /* NULL until closing starts */
     ws__close_cb *close_cbs;
     ws__membership *groups;
     void *data;
-    char peer[64];
+    int fd;
+    uint32_t held_off, held_len;
+    int busy;                 /* loop callbacks running for it: defer free */
+    ws_close_cause local_cause;
+    ws__phase phase;
+    uint16_t local_code;      /* code of a ws_close() in flight */
+    uint8_t wait;             /* a ws__wait */
+    uint8_t mode;             /* 0 undecided, 1 messages, 2 frames */
+    uint8_t nul_saved;
+    uint8_t proto;            /* negotiated subprotocol: route index + 1, or 0 */
+    bool conn_ready;
+    bool above_hw;            /* send queue went over the high-water mark */
+    bool overloaded;          /* over the hard limit: close with 1008 */
+    bool dirty;
+    bool reading;             /* read interest is on */
+    bool peer_eof;            /* the peer shut its write side */
+    bool got_msg;
+    bool out_frag_open;       /* ws_send_frame started a message not yet finished */
+    bool feeding;
+    bool ended;
+    char peer[];              /* "ip:port" */
 };
 
 /* Creates a session for an accepted fd on worker w. */
@@ -131,6 +139,10 @@ void ws__events_drained(ws_session *s);
 
 /* Feeds input that was held back (after the handler became ready). */
 void ws__session_resume_input(ws_session *s);
+/* The close reason of an ended session. */
+const ws_close_reason *ws__session_reason(const ws_session *s);
+/* Frees the kept request (idempotent). */
+void ws__request_release(ws_session *s);
 /* Frees the session if nothing refers to it any more. */
 void ws__session_maybe_free(ws_session *s);
 

@@ -20,7 +20,7 @@ static int send_data(ws_session *s, uint8_t op, const void *data, size_t len)
     if (op == WS_MSG_TEXT && !ws__utf8_valid(data, len))
         return WS_EINVAL;
     if (!on_loop(s))
-        return ws_server_send(s->srv, s->id, op == WS_MSG_BINARY, data, len);
+        return ws_server_send(s->w->srv, s->id, op == WS_MSG_BINARY, data, len);
     if (s->phase != WS__PH_OPEN || s->ended)
         return WS_ECLOSED;
     return ws__session_after_send(s, ws__conn_send(&s->conn, op, data, len));
@@ -97,7 +97,7 @@ int ws_close(ws_session *s, uint16_t code, const char *reason)
     if (reason && !ws__utf8_valid((const uint8_t *)reason, strlen(reason)))
         return WS_EINVAL;
     if (!on_loop(s))
-        return ws_server_close_session(s->srv, s->id, code, reason);
+        return ws_server_close_session(s->w->srv, s->id, code, reason);
     if (s->phase != WS__PH_OPEN || s->ended || s->conn.state != WS__CONN_OPEN)
         return WS_ECLOSED;
     ws__session_close(s, code, reason, WS_CAUSE_LOCAL);
@@ -106,7 +106,7 @@ int ws_close(ws_session *s, uint16_t code, const char *reason)
 
 const ws_close_reason *ws_session_close_reason(const ws_session *s)
 {
-    return s && s->ended && s->conn_ready ? &s->reason : NULL;
+    return s && s->ended && s->conn_ready ? ws__session_reason(s) : NULL;
 }
 
 int ws_on_close(ws_session *s, ws_close_fn cb, void *ud)
@@ -129,27 +129,46 @@ int ws_on_close(ws_session *s, ws_close_fn cb, void *ud)
 }
 
 ws_session_id ws_session_get_id(const ws_session *s) { return s ? s->id : 0; }
-ws_server *ws_session_server(const ws_session *s) { return s ? s->srv : NULL; }
+ws_server *ws_session_server(const ws_session *s) { return s ? s->w->srv : NULL; }
 const ws_request *ws_session_request(const ws_session *s)
 {
-    return s && s->has_req ? &s->req : NULL;
+    return s ? s->req : NULL;
 }
-const char *ws_session_protocol(const ws_session *s) { return s ? s->protocol : NULL; }
-const char *ws_session_path(const ws_session *s) { return ws_request_path(ws_session_request(s)); }
+
+/* A session whose route let its request go answers WS_ESTATE, so "not
+ * kept" is never mistaken for "not sent". */
+static int released(const ws_session *s) { return s && !s->req && s->conn_ready; }
+const char *ws_session_protocol(const ws_session *s)
+{
+    return s && s->proto ? s->route->protocols[s->proto - 1] : NULL;
+}
+const char *ws_session_path(const ws_session *s)
+{
+    /* WebSocket routes match exactly, so the route's path is the request's. */
+    if (s && s->route && s->conn_ready)
+        return s->route->path;
+    return ws_request_path(ws_session_request(s));
+}
 const char *ws_session_peer(const ws_session *s) { return s ? s->peer : NULL; }
 
 int ws_session_header(const ws_session *s, const char *name, char *buf, size_t cap)
 {
+    if (released(s))
+        return WS_ESTATE;
     return ws_request_header(ws_session_request(s), name, buf, cap);
 }
 
 int ws_session_query(const ws_session *s, const char *name, char *buf, size_t cap)
 {
+    if (released(s))
+        return WS_ESTATE;
     return ws_request_query(ws_session_request(s), name, buf, cap);
 }
 
 int ws_session_cookie(const ws_session *s, const char *name, char *buf, size_t cap)
 {
+    if (released(s))
+        return WS_ESTATE;
     return ws_request_cookie(ws_session_request(s), name, buf, cap);
 }
 

@@ -8,9 +8,9 @@ int ws__grow_zeroed(void **arr, int *cap, int index, size_t elem)
 {
     if (index < *cap)
         return 0;
-    int n = *cap ? *cap : 64;
+    int n = *cap;
     while (n <= index)
-        n *= 2;
+        n += n / 8 > 64 ? n / 8 : 64;
     char *p = realloc(*arr, (size_t)n * elem);
     if (!p)
         return WS_ENOMEM;

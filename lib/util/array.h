@@ -6,8 +6,11 @@
 #include <stddef.h>
 
 /* Makes *arr, an array of *cap elements of elem bytes, long enough to hold
- * index `index`, doubling from 64 and zeroing the new elements. Returns 0,
- * or WS_ENOMEM with *arr and *cap unchanged. */
+ * index `index`, zeroing the new elements. It grows by an eighth (at least
+ * 64 elements), not by doubling: the zeroing makes every element resident,
+ * and a doubled table would hold up to half its memory for fds that never
+ * come (idle memory per connection). Still amortised O(1) per element.
+ * Returns 0, or WS_ENOMEM with *arr and *cap unchanged. */
 int ws__grow_zeroed(void **arr, int *cap, int index, size_t elem);
 
 #endif

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws__conn c;
     ws__conn_config cfg = {.max_frame = MAX_MSG, .max_message = MAX_MSG,
                            .frame_mode = (data[0] & 1) != 0};
-    ws__conn_cb cb = {on_message, NULL, NULL, on_write, NULL};
+    static const ws__conn_cb cb = {on_message, NULL, NULL, on_write, NULL};
     ws__conn_init(&c, &cfg, &cb, &s);
     size_t step = (size_t)(data[0] >> 1) + 1;
     const uint8_t *p = data + 1;

@@ -24,6 +24,13 @@ typedef struct app {
     char peer[64];
     const char *protocol;
     ws_group *group;
+    /* Facts read again after open (the "facts" message). */
+    bool late_have_request;
+    int late_header_rc;
+    char late_header[64];
+    char late_path[64];
+    char late_peer[64];
+    const char *late_protocol;
 } app;
 
 typedef struct fixture {
@@ -79,6 +86,16 @@ static int handle(ws_session *s, app *a, const ws_msg *m)
     }
     if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "quit") == 0)
         return 1; /* handler returns: the library closes with 1000 */
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "facts") == 0) {
+        a->late_have_request = ws_session_request(s) != NULL;
+        a->late_header_rc = ws_session_header(s, "User-Agent", a->late_header,
+                                              sizeof a->late_header);
+        snprintf(a->late_path, sizeof a->late_path, "%s", ws_session_path(s));
+        snprintf(a->late_peer, sizeof a->late_peer, "%s", ws_session_peer(s));
+        a->late_protocol = ws_session_protocol(s);
+        ws_send_text(s, "facts");
+        return 0;
+    }
     if (m->type == WS_MSG_TEXT)
         ws_send_text_n(s, (const char *)m->data, m->len);
     else
@@ -127,7 +144,11 @@ static void ev_drain(ws_session *s, void *ud)
 
 static const ws_event_callbacks EV = {ev_open, ev_message, ev_error, NULL, ev_drain};
 
-static fixture *fx_new(style st, ws_config *over)
+static fixture *fx_new_keep(style st, ws_config *over, bool keep_request);
+
+static fixture *fx_new(style st, ws_config *over) { return fx_new_keep(st, over, false); }
+
+static fixture *fx_new_keep(style st, ws_config *over, bool keep_request)
 {
     fixture *f = calloc(1, sizeof *f);
     f->st = st;
@@ -145,6 +166,8 @@ static fixture *fx_new(style st, ws_config *over)
         assert_int_equal(ws_route_events(f->srv, "/echo", &EV, &f->a), 0);
     static const char *const protos[] = {"chat.json", "chat"};
     assert_int_equal(ws_route_protocols(f->srv, "/echo", protos, 2), 0);
+    if (keep_request)
+        assert_int_equal(ws_route_keep_request(f->srv, "/echo", true), 0);
     assert_int_equal(ws_server_start(f->srv), 0);
     f->port = ws_server_port(f->srv);
     assert_true(f->port > 0);
@@ -193,6 +216,70 @@ static void echo_and_facts(style st)
     peer_free(&p);
     fx_free(f);
 }
+
+/* After open, a callback route has let its request go (idle memory) unless
+ * it asked to keep it; sequential routes always keep it. Path, peer and
+ * protocol work either way. */
+static void late_facts(style st, bool keep, bool expect_request)
+{
+    fixture *f = fx_new_keep(st, NULL, keep);
+    peer p;
+    assert_int_equal(open_peer(f, &p, "User-Agent: late\r\nSec-WebSocket-Protocol: chat\r\n"),
+                     101);
+    assert_string_equal(f->a.header_ua, "late"); /* in on_open: always there */
+    assert_int_equal(peer_send_text(&p, "facts"), 0);
+    assert_true(peer_expect_text(&p, "facts"));
+    assert_int_equal(f->a.late_have_request, expect_request);
+    if (expect_request) {
+        assert_int_equal(f->a.late_header_rc, 4);
+        assert_string_equal(f->a.late_header, "late");
+    } else {
+        assert_int_equal(f->a.late_header_rc, WS_ESTATE);
+    }
+    assert_string_equal(f->a.late_path, "/echo");
+    assert_string_equal(f->a.late_peer, f->a.peer);
+    assert_true(strlen(f->a.late_peer) > 0);
+    assert_string_equal(f->a.late_protocol, "chat");
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_late_facts_events(void **s) { (void)s; late_facts(STYLE_EVENTS, false, false); }
+static void test_late_facts_events_kept(void **s) { (void)s; late_facts(STYLE_EVENTS, true, true); }
+static void test_late_facts_seq(void **s) { (void)s; late_facts(STYLE_SEQ, false, true); }
+
+/* A control frame that arrives in pieces (gathered in a side buffer that
+ * only exists meanwhile), and a close frame the same way: the reason text
+ * survives both. */
+static void split_control(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    uint8_t fr[256];
+    size_t n = wsf_client(fr, true, 9, "split ping payload", 18);
+    for (size_t i = 0; i < n; i++) {
+        peer_send_raw(&p, fr + i, 1);
+        pump(f->srv, 1);
+    }
+    assert_int_equal(peer_recv(&p, 50, NULL), 10);
+    assert_int_equal(p.payload_len, 18);
+    assert_memory_equal(p.payload, "split ping payload", 18);
+    n = wsf_client(fr, true, 8, "\x0f\xa1in pieces", 11); /* 4001 */
+    peer_send_raw(&p, fr, 5);
+    pump(f->srv, 2);
+    peer_send_raw(&p, fr + 5, n - 5);
+    assert_int_equal(peer_expect_close(&p), 4001);
+    pump(f->srv, 5);
+    assert_int_equal(f->a.closes, 1);
+    assert_int_equal(f->a.last.code, 4001);
+    assert_string_equal(f->a.last.reason, "in pieces");
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_split_control_seq(void **s) { (void)s; split_control(STYLE_SEQ); }
+static void test_split_control_events(void **s) { (void)s; split_control(STYLE_EVENTS); }
 
 static void test_echo_seq(void **s) { (void)s; echo_and_facts(STYLE_SEQ); }
 static void test_echo_events(void **s) { (void)s; echo_and_facts(STYLE_EVENTS); }
@@ -838,6 +925,11 @@ int main(void)
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
         cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
         cmocka_unit_test(test_ping_flood_coalesced),
+        cmocka_unit_test(test_late_facts_events),
+        cmocka_unit_test(test_late_facts_events_kept),
+        cmocka_unit_test(test_late_facts_seq),
+        cmocka_unit_test(test_split_control_seq),
+        cmocka_unit_test(test_split_control_events),
         cmocka_unit_test(test_resume_rearms_seq), cmocka_unit_test(test_resume_rearms_events),
         cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
         cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),

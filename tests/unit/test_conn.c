@@ -10,6 +10,7 @@
 
 typedef struct rec {
     ws__conn c;
+    ws__conn_config cfg; /* the engine keeps a pointer to it */
     uint8_t out[1 << 16];
     size_t out_len;
     char msgs[8][2048];
@@ -68,9 +69,9 @@ static int on_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
 static rec *rec_new(size_t max_message)
 {
     rec *r = calloc(1, sizeof *r);
-    ws__conn_config cfg = {.max_frame = 0, .max_message = max_message};
-    ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write, NULL};
-    ws__conn_init(&r->c, &cfg, &cb, r);
+    r->cfg = (ws__conn_config){.max_frame = 0, .max_message = max_message};
+    static const ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write, NULL};
+    ws__conn_init(&r->c, &r->cfg, &cb, r);
     return r;
 }
 
@@ -315,7 +316,7 @@ static void test_autofragmentation(void **state)
 {
     (void)state;
     rec *r = rec_new(0);
-    r->c.cfg.fragment_size = 4;
+    r->cfg.fragment_size = 4;
     assert_int_equal(ws__conn_send(&r->c, WS__OP_TEXT, "0123456789", 10), 0);
     wsf_frame f;
     size_t off = 0;
@@ -336,7 +337,7 @@ static void test_masking_option(void **state)
 {
     (void)state;
     rec *r = rec_new(0);
-    r->c.cfg.mask_outgoing = true;
+    r->cfg.mask_outgoing = true;
     assert_int_equal(ws__conn_send(&r->c, WS__OP_TEXT, "Hello", 5), 0);
     assert_int_equal(r->out_len, 11);
     assert_int_equal(r->out[1], 0x85);
@@ -370,7 +371,7 @@ static void test_frame_mode(void **state)
 {
     (void)state;
     rec *r = rec_new(0);
-    r->c.cfg.frame_mode = true;
+    r->c.frame_mode = true;
     uint8_t in[64];
     size_t n = wsf_client(in, false, WS__OP_TEXT, "ab", 2);
     n += wsf_client(in + n, true, WS__OP_CONT, "cd", 2);
