@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""One command for every benchmark figure: builds a release tree, runs each
+"""One command for every benchmark figure: installs what it needs (Debian's
+libwebsockets-dev, npm ws and bun), builds a release tree, runs each
 workload against the raw-TCP ceiling, libwschat (callback and sequential
-routes) and the peers that are available (Node ws, Bun), pinned (server on
-CPU 0, load generator on CPU 1), repeats each figure and prints (and with
---write, stores in docs/performance.md) the medians and their ratios.
+routes) and the peers (libwebsockets, Node ws, Bun), pinned (server on CPU
+0, load generator on CPU 1), repeats each figure, checks the issue's
+targets, measures 1 vs 2 loop threads on the broadcast, and prints (and
+with --write, stores in docs/performance.md) the medians and their ratios.
 
-Usage: bench/run.py [--repeat 3] [--quick] [--write]"""
+Usage: bench/run.py [--repeat 3] [--quick] [--write] [--only KEY]"""
 import argparse
 import os
 import re
@@ -31,9 +33,13 @@ def sh(*cmd, **kw):
 
 
 def build():
+    sh("bash", os.path.join(ROOT, "scripts", "deps.sh"), "bench")
     if not os.path.isdir(BUILD):
         sh("meson", "setup", BUILD, "--buildtype=release", "-Dtests=false", "-Db_ndebug=true",
            stdout=subprocess.DEVNULL)
+    elif not os.path.exists(os.path.join(BUILD, "bench", "lws_server")):
+        # configured before libwebsockets-dev was installed
+        sh("meson", "setup", "--reconfigure", BUILD, stdout=subprocess.DEVNULL)
     sh("ninja", "-C", BUILD, stdout=subprocess.DEVNULL)
     peers = os.path.join(ROOT, "bench", "peers")
     if not os.path.isdir(os.path.join(peers, "node_modules")):
@@ -51,11 +57,11 @@ def raise_nofile():
 
 
 class Server:
-    def __init__(self, name, argv, ready=r":(\d+)\s*$"):
-        self.name, self.argv, self.ready = name, argv, ready
+    def __init__(self, name, argv, ready=r":(\d+)\s*$", cpus="0"):
+        self.name, self.argv, self.ready, self.cpus = name, argv, ready, cpus
 
     def __enter__(self):
-        self.p = subprocess.Popen(pin(0) + self.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        self.p = subprocess.Popen(pin(self.cpus) + self.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   text=True, preexec_fn=raise_nofile, cwd=os.path.join(ROOT, "bench", "peers"))
         line = self.p.stdout.readline()
         m = re.search(self.ready, line)
@@ -84,6 +90,9 @@ def servers(kind):
     else:
         out.append(("libwschat events", Server("events", [echo, "--style", "events"] + common), False))
         out.append(("libwschat handler", Server("handler", [echo, "--style", "handler"] + common), False))
+    lws = os.path.join(b, "bench", "lws_server")
+    if os.path.exists(lws):
+        out.append(("lws", Server("lws", [lws, "0"], r"ready (\d+)"), False))
     node = shutil.which("node")
     if node:
         out.append(("Node ws", Server("node", [node, "node_server.mjs"], r"ready (\d+)"), False))
@@ -117,6 +126,84 @@ WORKLOADS = [
 ]
 
 
+def measure(name, srv, raw, mode, args, metric, extra=None):
+    """The median of --repeat runs of one server, or None if it failed."""
+    vals, extras = [], []
+    for _ in range(opts.repeat):
+        try:
+            with srv as s:
+                out = loadgen([mode, "--port", str(s.port), "--pid", str(s.p.pid)] +
+                              (["--raw"] if raw else []) + args)
+            vals.append(float(out[metric]))
+            if extra:
+                extras.append(float(out[extra]))
+        except Exception as e:  # noqa: BLE001 - a peer that fails is reported, not fatal
+            print(f"  {name}: {e}", file=sys.stderr)
+            return None
+    return (statistics.median(vals), statistics.median(extras) if extras else None, vals)
+
+
+# The issue's targets: (label, row key, libwschat column(s), limit, kind)
+# kind "ratio": value / ceiling <= limit; "abs": value <= limit.
+TARGETS = [
+    ("small echo, callbacks <= 1.10x ceiling", "echo-small", ["libwschat events"], 1.10, "ratio"),
+    ("small echo, sequential <= 1.20x ceiling", "echo-small", ["libwschat handler"], 1.20, "ratio"),
+    ("64 KiB echo <= 1.25x ceiling", "echo-64k", ["libwschat events", "libwschat handler"], 1.25,
+     "ratio"),
+    ("broadcast <= 1.3x ceiling per delivery", "broadcast", ["libwschat"], 1.3, "ratio"),
+    ("idle, callbacks <= 512 B/conn", "idle", ["libwschat events"], 512, "abs"),
+    ("idle, sequential <= 8 KiB/conn", "idle", ["libwschat handler"], 8192, "abs"),
+    ("handshake <= 1.5x ceiling", "connect", ["libwschat events", "libwschat handler"], 1.5,
+     "ratio"),
+]
+# The column that stands for libwschat in "beat Bun and lws on every row":
+# the callback route (the fast path), and the chat for the broadcast.
+BEST = {"broadcast": "libwschat"}
+
+
+def targets(rows):
+    res = {key: r for key, _, r in rows}
+    out = ["| target | result | met |", "|---|---|---|"]
+    ok_all = True
+    for label, key, cols, limit, kind in TARGETS:
+        r = res.get(key)
+        if not r or not r.get("ceiling") or any(c not in r for c in cols):
+            continue  # missing, or too short to measure (--quick)
+        vals = [r[c] / r["ceiling"] if kind == "ratio" else r[c] for c in cols]
+        ok = all(v <= limit for v in vals)
+        ok_all &= ok
+        shown = " / ".join(f"{v:.2f}x" if kind == "ratio" else f"{v:.0f} B" for v in vals)
+        out.append(f"| {label} | {shown} | {'yes' if ok else '**no**'} |")
+    for key, title, r in rows:
+        ours = r.get(BEST.get(key, "libwschat events"))
+        for peer in ("Bun", "lws"):
+            if ours is None or peer not in r:
+                continue
+            ok = ours < r[peer]
+            ok_all &= ok
+            out.append(f"| beats {peer}: {title.split(':')[0]} | {ours:.3g} vs {r[peer]:.3g} | "
+                       f"{'yes' if ok else '**no**'} |")
+    return "\n".join(out), ok_all
+
+
+def threads_table():
+    """1 vs 2 loop threads on the broadcast: throughput and CPU per delivery.
+    One thread runs on CPU 0; two threads get CPUs 0 and 1 (the load
+    generator stays on CPU 1, as in every other row)."""
+    chat = os.path.join(BUILD, "examples", "chat")
+    _, _, mode, args, metric = next(w for w in WORKLOADS if w[0] == "broadcast")
+    lines = ["| loop threads | server CPUs | deliveries per second | server µs per delivery |",
+             "|---|---|---|---|"]
+    for n, cpus in ((1, "0"), (2, "0,1")):
+        srv = Server(f"chat x{n}", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate",
+                                    "--threads", str(n)], cpus=cpus)
+        m = measure(f"chat x{n}", srv, False, mode, args, metric, extra="rate")
+        if m:
+            print(f"threads     {n} loop(s)          {m[0]:10.3f}  rate {m[1]:.0f}/s")
+            lines.append(f"| {n} | {cpus} | {m[1]:,.0f} | {m[0]:.3g} |")
+    return "\n".join(lines)
+
+
 def main():
     build()
     rows = []
@@ -125,32 +212,29 @@ def main():
             continue
         results = {}
         for name, srv, raw in servers(mode):
-            vals = []
-            for _ in range(opts.repeat):
-                try:
-                    with srv as s:
-                        out = loadgen([mode, "--port", str(s.port), "--pid", str(s.p.pid)] +
-                                      (["--raw"] if raw else []) + args)
-                    vals.append(float(out[metric]))
-                except Exception as e:  # noqa: BLE001 - a peer that fails is reported, not fatal
-                    print(f"  {name}: {e}", file=sys.stderr)
-                    break
-            if vals:
-                results[name] = statistics.median(vals)
-                print(f"{key:11} {name:18} {results[name]:10.3f}  (runs: {', '.join(f'{v:.3f}' for v in vals)})")
-        rows.append((title, results))
-    names = ["ceiling", "libwschat events", "libwschat handler", "libwschat", "Node ws", "Bun"]
+            m = measure(name, srv, raw, mode, args, metric)
+            if m:
+                results[name] = m[0]
+                print(f"{key:11} {name:18} {m[0]:10.3f}  (runs: {', '.join(f'{v:.3f}' for v in m[2])})")
+        rows.append((key, title, results))
+    names = ["ceiling", "libwschat events", "libwschat handler", "libwschat", "lws", "Node ws",
+             "Bun"]
     lines = ["| workload | " + " | ".join(n for n in names) + " | libwschat / ceiling |",
              "|---|" + "---|" * (len(names) + 1)]
-    for title, res in rows:
+    for key, title, res in rows:
         cells = [f"{res[n]:.3g}" if n in res else "–" for n in names]
         ours = [res[n] for n in ("libwschat events", "libwschat handler", "libwschat") if n in res]
         ceil = res.get("ceiling")
-        ratio = " / ".join(f"{o / ceil:.2f}x" for o in ours) if ceil and ours else "–"
+        ratio = " / ".join(f"{o / ceil:.2f}x" for o in ours) if ceil and ours and key != "idle" \
+            else "–"
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratio} |")
-    table = "\n".join(lines)
+    ttable, all_met = targets(rows)
+    thr = threads_table() if "broadcast".startswith(opts.only) or opts.only == "threads" else ""
+    table = "\n".join(lines) + "\n\nTargets, checked by the same run:\n\n" + ttable + \
+        ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "")
     print()
     print(table)
+    print(f"\nall targets met: {'yes' if all_met else 'no'}")
     if opts.write:
         cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                              capture_output=True, text=True).stdout.strip()

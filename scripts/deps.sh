@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing libwschat needs, only where missing.
-# Usage: scripts/deps.sh [build|test]
+# Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 want=(meson ninja-build gcc pkg-config zlib1g-dev libjansson-dev)
 if [ "${1:-build}" = test ]; then
   want+=(libcmocka-dev clang libclang-rt-dev python3 python3-websockets chromium
-         gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+         gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libwebsockets-dev)
+fi
+if [ "${1:-build}" = bench ]; then
+  want+=(libwebsockets-dev util-linux)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -13,7 +16,7 @@ for p in "${want[@]}"; do
 done
 # Node.js may come from elsewhere than Debian (then Debian's npm would
 # conflict with it): ask for the commands, not the packages.
-if [ "${1:-build}" = test ]; then
+if [ "${1:-build}" != build ]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
 fi
