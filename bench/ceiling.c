@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-    static char buf[1 << 16];
+    static char buf[1 << 18]; /* as big as libwschat's receive buffer: a fair ceiling */
     struct epoll_event evs[256];
     for (;;) {
         int n = epoll_wait(ep, evs, 256, -1);

@@ -215,18 +215,22 @@ def targets(rows):
 
 def threads_table():
     """1 vs 2 loop threads on the broadcast: throughput and CPU per delivery.
-    One thread runs on CPU 0; two threads get CPUs 0 and 1 (the load
-    generator stays on CPU 1, as in every other row)."""
+    One loop runs on CPU 0; two loops run once confined to CPU 0 (what the
+    second loop costs by itself: cross-loop posting, smaller batches) and
+    once on CPUs 0 and 1 (the load generator stays on CPU 1, as in every
+    other row, so the second loop competes with it). Run right after the
+    broadcast row, before the idle and connect rows leave thousands of
+    sockets in TIME_WAIT."""
     chat = os.path.join(BUILD, "examples", "chat")
     _, _, mode, args, metric = next(w for w in WORKLOADS if w[0] == "broadcast")
     lines = ["| loop threads | server CPUs | deliveries per second | server µs per delivery |",
              "|---|---|---|---|"]
-    for n, cpus in ((1, "0"), (2, "0,1")):
+    for n, cpus in ((1, "0"), (2, "0"), (2, "0,1")):
         srv = Server(f"chat x{n}", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate",
                                     "--threads", str(n)], cpus=cpus)
         m = measure(f"chat x{n}", srv, False, mode, args, metric, extra="rate")
         if m:
-            print(f"threads     {n} loop(s)          {m[0]:10.3f}  rate {m[1]:.0f}/s")
+            print(f"threads     {n} loop(s) cpu {cpus:4} {m[0]:10.3f}  rate {m[1]:.0f}/s")
             lines.append(f"| {n} | {cpus} | {m[1]:,.0f} | {m[0]:.3g} |")
     return "\n".join(lines)
 
@@ -239,6 +243,7 @@ def main():
 
 def run_all():
     rows = []
+    thr = threads_table() if opts.only == "threads" else ""
     for key, title, mode, args, metric in WORKLOADS:
         if not key.startswith(opts.only):
             continue
@@ -249,6 +254,8 @@ def run_all():
                 results[name] = m[0]
                 print(f"{key:11} {name:18} {m[0]:10.3f}  (runs: {', '.join(f'{v:.3f}' for v in m[2])})")
         rows.append((key, title, results))
+        if key == "broadcast":
+            thr = threads_table()
     names = ["ceiling", "libwschat events", "libwschat handler", "libwschat", "lws", "Node ws",
              "Bun"]
     lines = ["| workload | " + " | ".join(n for n in names) + " | libwschat / ceiling |",
@@ -261,7 +268,6 @@ def run_all():
             else "–"
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratio} |")
     ttable, all_met = targets(rows)
-    thr = threads_table() if "broadcast".startswith(opts.only) or opts.only == "threads" else ""
     table = "\n".join(lines) + "\n\nTargets, checked by the same run:\n\n" + ttable + \
         ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "")
     print()

@@ -111,9 +111,16 @@ long ws__sock_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
 {
     (void)state;
 #ifdef MSG_NOSIGNAL
-    /* sendmsg with MSG_NOSIGNAL: a peer reset must not raise SIGPIPE. */
-    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    /* MSG_NOSIGNAL: a peer reset must not raise SIGPIPE. One buffer (the
+     * common case: a batch coalesced into one chunk) goes through send(),
+     * which skips sendmsg's copy-in of the msghdr and iovec. */
+    ssize_t n;
+    if (iovcnt == 1) {
+        n = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+        n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    }
 #else
     ssize_t n = writev(fd, iov, iovcnt);
 #endif
