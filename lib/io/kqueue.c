@@ -67,9 +67,10 @@ static void kq_destroy(void *state)
 /* Registers the difference between the old and the new mask. */
 static int apply(kq *k, int fd, unsigned events)
 {
-    int rc = ws__grow_zeroed((void **)&k->interest, &k->cap, fd, sizeof *k->interest);
-    if (rc)
-        return rc;
+    unsigned *grown = ws__grow_zeroed(k->interest, &k->cap, fd, sizeof *k->interest);
+    if (!grown)
+        return WS_ENOMEM;
+    k->interest = grown;
     unsigned old = k->interest[fd];
     struct kevent ch[2];
     int n = 0;

@@ -45,10 +45,12 @@ void ws__loop_fini(ws__loop *l)
 
 int ws__loop_watch(ws__loop *l, int fd, unsigned events, ws__io_cb cb, void *ud)
 {
-    int rc = ws__grow_zeroed((void **)&l->w, &l->wcap, fd, sizeof *l->w);
-    if (rc)
-        return rc;
+    ws__watcher *grown = ws__grow_zeroed(l->w, &l->wcap, fd, sizeof *l->w);
+    if (!grown)
+        return WS_ENOMEM;
+    l->w = grown;
     ws__watcher *w = &l->w[fd];
+    int rc = 0;
     bool known = w->cb != NULL;
     if (!known)
         rc = l->io->add(l->io_state, fd, events);

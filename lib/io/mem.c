@@ -240,8 +240,10 @@ static int new_fd(ws_mem_net *n, int kind, int index)
     int fd = 3;
     while (fd < n->fds_cap && n->fds[fd].kind)
         fd++;
-    if (ws__grow_zeroed((void **)&n->fds, &n->fds_cap, fd, sizeof *n->fds) < 0)
+    mem_fd *grown = ws__grow_zeroed(n->fds, &n->fds_cap, fd, sizeof *n->fds);
+    if (!grown)
         return WS_ENOMEM;
+    n->fds = grown;
     n->fds[fd] = (mem_fd){kind, index};
     return fd;
 }
@@ -275,8 +277,10 @@ static void m_destroy(void *state)
 static int m_add(void *state, int fd, unsigned events)
 {
     mem_state *s = state;
-    if (ws__grow_zeroed((void **)&s->interest, &s->cap, fd, sizeof *s->interest) < 0)
+    unsigned *grown = ws__grow_zeroed(s->interest, &s->cap, fd, sizeof *s->interest);
+    if (!grown)
         return WS_ENOMEM;
+    s->interest = grown;
     s->interest[fd] = events | 0x100; /* 0x100 marks "watched" */
     return 0;
 }

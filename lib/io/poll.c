@@ -54,8 +54,10 @@ static short to_poll(unsigned events)
 static int pl_add(void *state, int fd, unsigned events)
 {
     pl *p = state;
-    if (ws__grow_zeroed((void **)&p->slot, &p->slot_cap, fd, sizeof *p->slot) < 0)
+    int *grown = ws__grow_zeroed(p->slot, &p->slot_cap, fd, sizeof *p->slot);
+    if (!grown)
         return WS_ENOMEM;
+    p->slot = grown;
     /* One spare entry at the end is reserved for the wake fd. */
     if (p->n + 1 >= p->cap) {
         int cap = p->cap ? p->cap * 2 : 64;

@@ -4,18 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ws__grow_zeroed(void **arr, int *cap, int index, size_t elem)
+void *ws__grow_zeroed(void *arr, int *cap, int index, size_t elem)
 {
     if (index < *cap)
-        return 0;
+        return arr;
     int n = *cap;
     while (n <= index)
         n += n / 8 > 64 ? n / 8 : 64;
-    char *p = realloc(*arr, (size_t)n * elem);
+    char *p = realloc(arr, (size_t)n * elem);
     if (!p)
-        return WS_ENOMEM;
+        return NULL;
     memset(p + (size_t)*cap * elem, 0, (size_t)(n - *cap) * elem);
-    *arr = p;
     *cap = n;
-    return 0;
+    return p;
 }

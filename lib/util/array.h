@@ -5,12 +5,15 @@
 
 #include <stddef.h>
 
-/* Makes *arr, an array of *cap elements of elem bytes, long enough to hold
+/* Makes arr, an array of *cap elements of elem bytes, long enough to hold
  * index `index`, zeroing the new elements. It grows by an eighth (at least
  * 64 elements), not by doubling: the zeroing makes every element resident,
  * and a doubled table would hold up to half its memory for fds that never
  * come (idle memory per connection). Still amortised O(1) per element.
- * Returns 0, or WS_ENOMEM with *arr and *cap unchanged. */
-int ws__grow_zeroed(void **arr, int *cap, int index, size_t elem);
+ * Returns the array (moved or not) for the caller to store, or NULL when
+ * out of memory, with arr still valid and *cap unchanged. (Returning the
+ * pointer, rather than taking a void ** to it, keeps callers free of
+ * type-punned pointer casts.) */
+void *ws__grow_zeroed(void *arr, int *cap, int index, size_t elem);
 
 #endif

@@ -281,6 +281,31 @@ static void split_control(style st)
 static void test_split_control_seq(void **s) { (void)s; split_control(STYLE_SEQ); }
 static void test_split_control_events(void **s) { (void)s; split_control(STYLE_EVENTS); }
 
+/* Route options answer with the documented errors. */
+static void test_route_option_errors(void **state)
+{
+    (void)state;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    ws_server *srv = ws_server_new(&c);
+    assert_int_equal(ws_route_events(srv, "/ev", &EV, NULL), 0);
+    assert_int_equal(ws_route_keep_request(srv, "/nope", true), WS_ENOTFOUND);
+    assert_int_equal(ws_route_keep_request(srv, "ev", true), WS_EINVAL);
+    assert_int_equal(ws_route_keep_request(srv, "/ev", true), 0);
+    static const char *many[256];
+    for (size_t i = 0; i < 256; i++)
+        many[i] = "p";
+    assert_int_equal(ws_route_protocols(srv, "/ev", many, 256), WS_EINVAL); /* index is a byte */
+    assert_int_equal(ws_route_protocols(srv, "/ev", many, 255), 0);
+    assert_int_equal(ws_server_start(srv), 0);
+    assert_int_equal(ws_route_keep_request(srv, "/ev", false), WS_ESTATE);
+    ws_server_stop(srv);
+    for (int i = 0; i < 50 && ws_server_step(srv, 0) == 1; i++)
+        ws_mem_advance(net, 100);
+    ws_server_free(srv);
+    ws_mem_net_free(net);
+}
+
 static void test_echo_seq(void **s) { (void)s; echo_and_facts(STYLE_SEQ); }
 static void test_echo_events(void **s) { (void)s; echo_and_facts(STYLE_EVENTS); }
 
@@ -926,6 +951,7 @@ int main(void)
         cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
         cmocka_unit_test(test_ping_flood_coalesced),
         cmocka_unit_test(test_late_facts_events),
+        cmocka_unit_test(test_route_option_errors),
         cmocka_unit_test(test_late_facts_events_kept),
         cmocka_unit_test(test_late_facts_seq),
         cmocka_unit_test(test_split_control_seq),
