@@ -31,8 +31,10 @@ static int ep_create(void **state, void *arg)
     }
     int rc = ws__wakefd_open(e->wake);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = e->wake[0]};
-    if (rc == 0 && epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->wake[0], &ev) < 0)
+    if (rc == 0 && epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->wake[0], &ev) < 0) {
         rc = ws__from_errno(errno);
+        ws__wakefd_close(e->wake);
+    }
     if (rc) {
         close(e->epfd);
         free(e);

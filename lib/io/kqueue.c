@@ -44,8 +44,10 @@ static int kq_create(void **state, void *arg)
     int rc = ws__wakefd_open(k->wake);
     struct kevent e;
     EV_SET(&e, k->wake[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
-    if (rc == 0 && kevent(k->fd, &e, 1, NULL, 0, NULL) < 0)
+    if (rc == 0 && kevent(k->fd, &e, 1, NULL, 0, NULL) < 0) {
         rc = ws__from_errno(errno);
+        ws__wakefd_close(k->wake);
+    }
     if (rc) {
         close(k->fd);
         free(k);
