@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/owner.h"
+
 typedef struct ws__timer ws__timer;
 /* A timer is embedded in its owner, which the callback finds with
- * WS__OWNER_OF (no user-data pointer: one per connection adds up). */
+ * WS__OWNER_OF (util/owner.h): no user-data pointer per timer. */
 typedef void (*ws__timer_fn)(ws__timer *t);
 
 struct ws__timer {
@@ -16,9 +18,6 @@ struct ws__timer {
     size_t slot;      /* index in the heap + 1; 0 = not armed */
     ws__timer_fn fn;
 };
-
-/* The struct of type T whose member `m` is at p. */
-#define WS__OWNER_OF(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 typedef struct ws__timer_heap {
     ws__timer **v;

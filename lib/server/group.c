@@ -173,7 +173,7 @@ static int deliver(ws__worker *w, const bcast *b)
 static void bcast_task(ws__loop *l, void *arg)
 {
     bcast *b = arg;
-    deliver((ws__worker *)((char *)l - offsetof(ws__worker, loop)), b);
+    deliver(WS__OWNER_OF(l, ws__worker, loop), b);
     ws__blob_unref(b->frame);
     free(b);
 }

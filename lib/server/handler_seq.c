@@ -62,7 +62,7 @@ int ws__seq_deliver(ws_session *s, ws_msg *m)
 static void wake_task(ws__loop *l, void *arg)
 {
     ws_session_id *id = arg;
-    ws__worker *w = (ws__worker *)((char *)l - offsetof(ws__worker, loop));
+    ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     ws_session *s = ws__worker_lookup(w, *id);
     free(id);
     if (s && s->co && !ws__coro_done(s->co) && s->wait != WS__WAIT_NONE) {

@@ -61,7 +61,7 @@ typedef struct accepted {
 static void accept_task(ws__loop *l, void *arg)
 {
     accepted *a = arg;
-    ws__worker *w = (ws__worker *)((char *)l - offsetof(ws__worker, loop));
+    ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     if (w->stopping) {
         a->srv->io->close(l->io_state, a->fd);
         atomic_fetch_sub(&a->srv->nconns, 1);
@@ -418,7 +418,7 @@ static int act_on(ws_session *s, const id_task *t)
 static void id_task_run(ws__loop *l, void *arg)
 {
     id_task *t = arg;
-    ws__worker *w = (ws__worker *)((char *)l - offsetof(ws__worker, loop));
+    ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     ws_session *s = ws__worker_lookup(w, t->id);
     if (s)
         act_on(s, t);

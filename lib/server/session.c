@@ -472,8 +472,9 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
 static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
 {
     ws_session *s = ud;
+    const uint8_t *decoded = ws__conn_decoded_data(&s->conn);
     bool buffered = (s->conn.msg.data && data == s->conn.msg.data) ||
-                    (ws__conn_decoded_data(&s->conn) && data == ws__conn_decoded_data(&s->conn));
+                    (decoded && data == decoded);
     if (!buffered) {
         /* Zero-copy message: every input buffer has a spare byte past its
          * data, so the NUL can be written and the byte restored later. */
