@@ -35,7 +35,7 @@ void ws__conn_set_xform(ws__conn *c, const ws__conn_xform *x)
 
 static void side_free(ws__conn *c)
 {
-    if (c->side && c->side->xbuf_ready) {
+    if (c->side) {
         ws__buf_free(&c->side->xbuf[0]);
         ws__buf_free(&c->side->xbuf[1]);
     }
@@ -51,22 +51,24 @@ void ws__conn_free(ws__conn *c)
 
 static ws__conn_side *side_of(ws__conn *c)
 {
-    if (!c->side)
-        c->side = calloc(1, sizeof *c->side);
+    if (!c->side && (c->side = calloc(1, sizeof *c->side)) != NULL) {
+        ws__buf_init(&c->side->xbuf[0], c->cfg->max_message ? c->cfg->max_message + 1 : 0);
+        ws__buf_init(&c->side->xbuf[1], 0);
+    }
     return c->side;
 }
 
-/* A transform's buffers are in use for the conn's life; the rest only while
- * a split control frame or a held pong is pending. */
+/* With a transform the side buffers serve every message; without one they
+ * are needed only while a split control frame or a held pong is pending. */
 static void side_release(ws__conn *c)
 {
-    if (c->side && !c->side->xbuf_ready && !c->pong_pending && c->ctrl_len == 0)
+    if (c->side && !c->xform && !c->pong_pending && c->ctrl_len == 0)
         side_free(c);
 }
 
 const uint8_t *ws__conn_decoded_data(const ws__conn *c)
 {
-    return c->side && c->side->xbuf_ready ? c->side->xbuf[0].data : NULL;
+    return c->side ? c->side->xbuf[0].data : NULL;
 }
 
 static uint8_t xform_mask(const ws__conn *c) { return c->xform ? c->xform->rsv_mask : 0; }
@@ -74,11 +76,6 @@ static uint8_t xform_mask(const ws__conn *c) { return c->xform ? c->xform->rsv_m
 static ws__buf *xform_bufs(ws__conn *c)
 {
     ws__conn_side *sd = side_of(c);
-    if (sd && !sd->xbuf_ready) {
-        ws__buf_init(&sd->xbuf[0], c->cfg->max_message ? c->cfg->max_message + 1 : 0);
-        ws__buf_init(&sd->xbuf[1], 0);
-        sd->xbuf_ready = true;
-    }
     return sd ? sd->xbuf : NULL;
 }
 

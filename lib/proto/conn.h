@@ -70,7 +70,6 @@ typedef struct ws__conn_side {
      * [1] encoded outgoing messages, never aliasing [0], so a decoded message
      * can be sent straight back. */
     ws__buf xbuf[2];
-    bool xbuf_ready;
     /* A control frame split across reads (a whole one is handled straight
      * from the input). */
     uint8_t ctrl[WS__MAX_CONTROL_PAYLOAD];
