@@ -361,6 +361,11 @@ int ws__conn_send_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t opcode, cons
     return write_frame(c, fin, rsv, opcode, data, len);
 }
 
+bool ws__conn_sends_verbatim(const ws__conn *c)
+{
+    return !(c->xform && c->xform->encode) && !c->cfg->mask_outgoing && !c->cfg->fragment_size;
+}
+
 int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len)
 {
     if (c->state != WS__CONN_OPEN)

@@ -121,6 +121,9 @@ void ws__conn_free(ws__conn *c);
  * c->fail_code has been written). */
 long ws__conn_feed(ws__conn *c, uint8_t *in, size_t len);
 
+/* 1 if ws__conn_send would put a message on the wire as one unmasked,
+ * untransformed frame, so a frame encoded once can be shared with others. */
+bool ws__conn_sends_verbatim(const ws__conn *c);
 /* Sends a whole message (text, binary), fragmented per fragment_size. */
 int ws__conn_send(ws__conn *c, uint8_t opcode, const void *data, size_t len);
 /* Sends one raw frame as given (no transform, no fragmentation). */

@@ -153,7 +153,7 @@ static int deliver(ws__worker *w, const bcast *b)
         if (!s || s->phase != WS__PH_OPEN || s->ended || s->conn.state != WS__CONN_OPEN)
             continue;
         int rc;
-        if ((s->conn.xform && s->conn.xform->encode) || s->conn.cfg->mask_outgoing || s->conn.cfg->fragment_size) {
+        if (!ws__conn_sends_verbatim(&s->conn)) {
             /* This session transforms its frames: it needs its own copy. */
             rc = ws__conn_send(&s->conn, b->op, b->frame->data + b->hlen, b->frame->len - b->hlen);
         } else {

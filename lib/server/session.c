@@ -291,13 +291,11 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
     s->ended = true;
     ws__ending *e = ending_of(s);
     if (e) {
-        /* reason may point into e (a close text): copy through a temporary */
-        char text[sizeof e->reason.reason];
-        snprintf(text, sizeof text, "%s", reason ? reason : "");
+        /* reason may be e->local_reason or e->peer_reason: other arrays */
         e->reason.code = code;
         e->reason.cause = cause;
         e->reason.err = err;
-        memcpy(e->reason.reason, text, sizeof text);
+        snprintf(e->reason.reason, sizeof e->reason.reason, "%s", reason ? reason : "");
     }
     const ws_close_reason *r = ws__session_reason(s);
     ws__log(&s->w->srv->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s", s->peer, r->code,

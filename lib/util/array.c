@@ -1,5 +1,4 @@
 #include "util/array.h"
-#include "wschat/error.h"
 
 #include <stdlib.h>
 #include <string.h>
