@@ -141,16 +141,16 @@ static int echo_writeable(pss *p)
     return 0;
 }
 
-static void chat_message(struct lws *wsi, vhd *v, pss *p)
+static void chat_message(struct lws *wsi, vhd *v, pss *p, const void *data, size_t len)
 {
     char line[64 + 1];
     int h = snprintf(line, sizeof line, "[user%d]: ", p->id);
     msg m = {0};
-    if (!(m.buf = malloc(LWS_PRE + (size_t)h + p->in_len)))
+    if (!(m.buf = malloc(LWS_PRE + (size_t)h + len)))
         return;
     memcpy(m.buf + LWS_PRE, line, (size_t)h);
-    memcpy(m.buf + LWS_PRE + h, p->in, p->in_len);
-    m.len = (size_t)h + p->in_len;
+    memcpy(m.buf + LWS_PRE + h, data, len);
+    m.len = (size_t)h + len;
     if (!lws_ring_insert(v->ring, &m, 1)) {
         free(m.buf); /* ring full: dropped, as the lws example does */
         return;
@@ -203,16 +203,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         free(p->in);
         p->in = NULL;
         break;
-    case LWS_CALLBACK_RECEIVE:
-        if (gather(p, in, len) < 0)
-            return -1;
-        if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-            break;
+    case LWS_CALLBACK_RECEIVE: {
+        int whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+        const void *data = in;
+        size_t n = len;
+        if (p->in_len || !whole) { /* part of a longer message: gather it */
+            if (gather(p, in, len) < 0)
+                return -1;
+            if (!whole)
+                break;
+            data = p->in;
+            n = p->in_len;
+        }
         if (p->chat) {
             if (!lws_frame_is_binary(wsi))
-                chat_message(wsi, v, p);
+                chat_message(wsi, v, p, data, n);
         } else {
-            msg *m = msg_new(p->in, p->in_len, lws_frame_is_binary(wsi));
+            msg *m = msg_new(data, n, lws_frame_is_binary(wsi));
             if (!m)
                 return -1;
             if (p->out_last)
@@ -224,6 +231,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         p->in_len = 0;
         break;
+    }
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (p->chat ? chat_writeable(v, p) < 0 : echo_writeable(p) < 0)
             return -1;
