@@ -37,9 +37,22 @@ build_and_test() { # dir, meson options...
   if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
     tail -40 "$dir.build.log"; failed=$((failed + 1)); echo "FAILED: build $dir"; return
   fi
-  meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "${TIMEOUT_MULT:-1}" \
+  meson test -C "$dir" --num-processes 2 --timeout-multiplier "${TIMEOUT_MULT:-1}" \
     | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
   count_log "$dir/meson-logs/testlog.json"
+  show_failures "$dir/meson-logs/testlog.json"
+}
+show_failures() { # the end of each failed test's output, so a red run says why
+  [ -f "$1" ] || return 0
+  /usr/bin/python3 - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if t.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
+        out = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
+        print(f"---- {t['name']}: {t['result']} ({t.get('duration', 0):.1f} s), last lines:")
+        print("\n".join("   " + l for l in out[-60:]))
+PY
 }
 
 echo "== build 1: -Werror"

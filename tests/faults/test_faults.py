@@ -433,10 +433,12 @@ async def main():
             extra += ["--send-limit", "1048576", "--verbose"]
         if name == "disconnects":
             extra += ["--threads", "2"]
+        t0 = time.monotonic()
         with server(binary, *extra, nofile=opts.idle + 1000) as (proc, port):
             await fn(port, proc)
             if name not in ("sigterm", "slow-reader"):
                 check(f"{name}: server still running", proc.poll() is None)
+        print(f"   ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
     if "limits".startswith(opts.only) or not opts.only:
         await limits()
 
