@@ -259,6 +259,37 @@ static int finish_message(ws__conn *c, uint8_t *p, size_t len)
     return pause;
 }
 
+/* Reading the rest of a frame straight into the reassembly buffer saves
+ * a copy only when that rest is big enough to be worth its own read. */
+#define GATHER_DIRECT_MIN 4096
+
+size_t ws__conn_gather_space(const ws__conn *c, uint8_t **dst)
+{
+    const ws__fdec *d = &c->dec;
+    if (c->state != WS__CONN_OPEN || d->state != WS__FD_PAYLOAD || WS__IS_CONTROL(d->opcode) ||
+        d->left < GATHER_DIRECT_MIN || c->msg.cap - c->msg.len <= d->left)
+        return 0;
+    *dst = c->msg.data + c->msg.len;
+    return (size_t)d->left;
+}
+
+/* Adds a chunk of the current frame to the reassembly buffer, reserving
+ * the rest of the frame (and the NUL) at once rather than by doubling; its
+ * size was checked against the limit when the header arrived. A chunk read
+ * in place (ws__conn_gather_space) is only counted. */
+static int gather(ws__conn *c, const ws__fdec_event *ev)
+{
+    ws__buf *b = &c->msg;
+    if (b->data && ev->data == b->data + b->len) {
+        b->len += ev->len;
+        return 0;
+    }
+    int rc = ws__buf_reserve(b, ev->len + (size_t)c->dec.left + 1);
+    if (rc == 0)
+        rc = ws__buf_append(b, ev->data, ev->len);
+    return rc;
+}
+
 static int on_data(ws__conn *c, const ws__fdec_event *ev)
 {
     const ws__fdec *d = &c->dec;
@@ -274,7 +305,7 @@ static int on_data(ws__conn *c, const ws__fdec_event *ev)
             c->in_msg = !d->fin;
             return deliver(c, d->opcode, d->fin, ev->data, ev->len);
         }
-        int rc = ws__buf_append(&c->msg, ev->data, ev->len);
+        int rc = gather(c, ev);
         if (rc < 0)
             return fail_buf(c, rc);
         if (!ev->frame_done)
@@ -289,12 +320,7 @@ static int on_data(ws__conn *c, const ws__fdec_event *ev)
     /* A message that is one frame, wholly in this input: no copy at all. */
     if (d->fin && d->opcode != WS__OP_CONT && whole_frame)
         return finish_message(c, ev->data, ev->len);
-    /* The rest of the frame is announced: one allocation for all of it
-     * (and the NUL) instead of a doubling series. Its size was already
-     * checked against the limit. */
-    int rc = ws__buf_reserve(&c->msg, ev->len + (size_t)d->left + 1);
-    if (rc == 0)
-        rc = ws__buf_append(&c->msg, ev->data, ev->len);
+    int rc = gather(c, ev);
     if (rc < 0)
         return fail_buf(c, rc);
     if (ev->frame_done && d->fin) {

@@ -120,6 +120,12 @@ void ws__conn_free(ws__conn *c);
  * negative ws_err after failing the connection (a close frame with
  * c->fail_code has been written). */
 long ws__conn_feed(ws__conn *c, uint8_t *in, size_t len);
+/* While a large data frame is being gathered, the place its remaining
+ * payload will be copied to: the caller may read input straight there (at
+ * most the returned count, which is 0 when there is no such place) and
+ * then hand it over with ws__conn_feed(c, *dst, n), which then copies
+ * nothing. */
+size_t ws__conn_gather_space(const ws__conn *c, uint8_t **dst);
 
 /* 1 if ws__conn_send would put a message on the wire as one unmasked,
  * untransformed frame, so a frame encoded once can be shared with others. */

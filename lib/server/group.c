@@ -1,7 +1,7 @@
-/* ws_group: membership under one mutex; broadcast encodes the frame once
- * into a refcounted blob and hands each loop one task with its members' ids.
- * Members are referred to by id outside their own loop, so a member that
- * ends mid-broadcast is simply skipped. */
+/* ws_group: membership under one mutex; a broadcast encodes its frame once
+ * and adds it to a per-loop batch that every member on that loop receives
+ * as one shared chunk (below). Members are referred to by id outside their
+ * own loop, so a member that ends before the batch goes out is skipped. */
 #include "proto/frame.h"
 #include "proto/utf8.h"
 #include "server/session.h"
@@ -20,10 +20,22 @@ typedef struct member {
 
 struct ws_group {
     ws_server *srv;
+    atomic_int refs;          /* the user's, each member's, a pending batch's, a task's */
     pthread_mutex_t mu;
     member *v;
     size_t n, cap;
 };
+
+static void group_ref(ws_group *g) { atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); }
+
+static void group_unref(ws_group *g)
+{
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_destroy(&g->mu);
+        free(g->v);
+        free(g);
+    }
+}
 
 ws_group *ws_group_new(ws_server *srv)
 {
@@ -33,17 +45,15 @@ ws_group *ws_group_new(ws_server *srv)
     if (!g)
         return NULL;
     g->srv = srv;
+    atomic_init(&g->refs, 1);
     pthread_mutex_init(&g->mu, NULL);
     return g;
 }
 
 void ws_group_free(ws_group *g)
 {
-    if (!g)
-        return;
-    pthread_mutex_destroy(&g->mu);
-    free(g->v);
-    free(g);
+    if (g)
+        group_unref(g); /* members and pending broadcasts may still hold it */
 }
 
 static long find(const ws_group *g, ws_session_id id)
@@ -63,6 +73,9 @@ int ws_group_add(ws_group *g, ws_session *s)
     ws__membership *m = malloc(sizeof *m);
     if (!m)
         return WS_ENOMEM;
+    /* What was broadcast before the join is not for the newcomer. */
+    if (s->w->bgroup == g)
+        ws__group_batch_flush(s->w);
     pthread_mutex_lock(&g->mu);
     int rc = 0;
     if (find(g, s->id) >= 0) {
@@ -87,6 +100,7 @@ int ws_group_add(ws_group *g, ws_session *s)
     m->group = g;
     m->next = s->groups;
     s->groups = m;
+    group_ref(g); /* a member's group outlives ws_group_free until it leaves */
     return 0;
 }
 
@@ -104,12 +118,16 @@ int ws_group_remove(ws_group *g, ws_session *s)
 {
     if (!g || !s)
         return WS_EINVAL;
+    /* What was broadcast before leaving still reaches the member. */
+    if (s->w->bgroup == g && ws__loop_on_thread(&s->w->loop))
+        ws__group_batch_flush(s->w);
     int rc = drop(g, s->id);
     for (ws__membership **p = &s->groups; *p; p = &(*p)->next) {
         if ((*p)->group == g) {
             ws__membership *m = *p;
             *p = m->next;
             free(m);
+            group_unref(g);
             break;
         }
     }
@@ -122,6 +140,7 @@ void ws__group_leave_all(ws_session *s)
         ws__membership *m = s->groups;
         s->groups = m->next;
         drop(m->group, s->id);
+        group_unref(m->group);
         free(m);
     }
 }
@@ -136,46 +155,193 @@ size_t ws_group_count(ws_group *g)
     return n;
 }
 
-typedef struct bcast {
-    ws__blob *frame;      /* encoded once: header + payload */
-    uint8_t op;
-    size_t hlen;          /* header bytes in frame */
-    size_t n;
-    ws_session_id ids[];
-} bcast;
+/* --- the per-loop batch -------------------------------------------------
+ * Broadcasts are not handed to each member at once: the frames of one group
+ * are appended to a per-loop batch, and before the loop polls again every
+ * member on that loop gets the whole batch as one shared chunk. A member's
+ * cost is then paid once per loop iteration, not once per message, as a raw
+ * TCP fan-out pays one write per iteration. Order is kept by flushing the
+ * batch first whenever anything else is about to be queued for a member
+ * (ws__group_before_send), when the membership changes, and when another
+ * group broadcasts on the same loop. */
 
-/* Runs on the members' loop. */
-static int deliver(ws__worker *w, const bcast *b)
+/* A batch is flushed early past this size, so a burst of broadcasts in one
+ * iteration cannot pin unbounded memory. */
+#define BATCH_MAX (256 * 1024)
+
+/* The ids of g's members on w's loop, into the worker's scratch vector. */
+static size_t members_on(ws_group *g, ws__worker *w)
 {
-    int count = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        ws_session *s = ws__worker_lookup(w, b->ids[i]);
+    size_t k = 0;
+    pthread_mutex_lock(&g->mu);
+    if (g->n > w->bids_cap) {
+        ws_session_id *v = realloc(w->bids, g->n * sizeof *v);
+        if (v) {
+            w->bids = v;
+            w->bids_cap = g->n;
+        }
+    }
+    size_t i = 0;
+    for (; i < g->n && k < w->bids_cap; i++)
+        if (WS__ID_WORKER(g->v[i].id) == w->index)
+            w->bids[k++] = g->v[i].id;
+    bool short_of_memory = i < g->n;
+    pthread_mutex_unlock(&g->mu);
+    if (short_of_memory)
+        ws__log(&w->srv->log, WS_LOG_WARN, "broadcast: out of memory, some members miss a batch");
+    return k;
+}
+
+/* A session that transforms its frames (compression, masking,
+ * fragmentation) cannot share the encoded bytes: each frame of the batch is
+ * sent to it through its engine. */
+static int send_each_frame(ws_session *s, ws__blob *b)
+{
+    ws__fdec d;
+    ws__fdec_init(&d, false, 0);
+    size_t off = 0;
+    uint8_t op = 0;
+    while (off < b->len || d.state == WS__FD_PAYLOAD) {
+        size_t used;
+        ws__fdec_event ev;
+        int r = ws__fdec_feed(&d, b->data + off, b->len - off, &used, &ev);
+        off += used;
+        if (r == WS__FD_HEADER) {
+            op = d.opcode;
+        } else if (r == WS__FD_DATA) {
+            int rc = ws__conn_send(&s->conn, op, ev.data, ev.len);
+            if (rc < 0)
+                return rc;
+        } else {
+            break; /* our own encoding: cannot happen */
+        }
+    }
+    return 0;
+}
+
+void ws__group_batch_flush(ws__worker *w)
+{
+    ws_group *g = w->bgroup;
+    ws__blob *b = w->bblob;
+    if (!g)
+        return;
+    /* Detached first: sends below go through ws__group_before_send. */
+    w->bgroup = NULL;
+    w->bblob = NULL;
+    size_t n = members_on(g, w);
+    for (size_t i = 0; i < n; i++) {
+        ws_session *s = ws__worker_lookup(w, w->bids[i]);
         if (!s || s->phase != WS__PH_OPEN || s->ended || s->conn.state != WS__CONN_OPEN)
             continue;
         int rc;
         if (!ws__conn_sends_verbatim(&s->conn)) {
-            /* This session transforms its frames: it needs its own copy. */
-            rc = ws__conn_send(&s->conn, b->op, b->frame->data + b->hlen, b->frame->len - b->hlen);
-        } else {
-            rc = ws__sendq_append_blob(&s->q, b->frame);
-            if (rc == 0) {
-                if (s->q.bytes > s->w->srv->cfg.send_hard_limit)
-                    s->overloaded = true;
-                ws__session_mark_dirty(s);
-            }
+            rc = send_each_frame(s, b);
+        } else if ((rc = ws__sendq_append_blob(&s->q, b)) == 0) {
+            ws__session_queued(s);
         }
-        if (ws__session_after_send(s, rc) == 0)
-            count++;
+        ws__session_after_send(s, rc);
     }
-    return count;
+    ws__blob_unref(b);
+    group_unref(g);
 }
+
+void ws__group_batch_discard(ws__worker *w)
+{
+    if (w->bgroup) {
+        ws__blob_unref(w->bblob);
+        group_unref(w->bgroup);
+        w->bgroup = NULL;
+        w->bblob = NULL;
+    }
+}
+
+void ws__group_before_send(ws_session *s)
+{
+    ws__worker *w = s->w;
+    for (ws__membership *m = s->groups; m; m = m->next)
+        if (m->group == w->bgroup) {
+            ws__group_batch_flush(w);
+            return;
+        }
+}
+
+/* Appends one frame (header h, payload p) to w's batch for g. */
+static int batch_add(ws__worker *w, ws_group *g, const uint8_t *h, size_t hl, const uint8_t *p,
+                     size_t pl)
+{
+    if (w->bgroup != g)
+        ws__group_batch_flush(w);
+    size_t have = w->bblob ? w->bblob->len : 0, need = have + hl + pl;
+    if (need > w->bcap || !w->bblob) {
+        size_t cap = w->bblob ? w->bcap * 2 : 4096;
+        if (cap < need)
+            cap = need;
+        ws__blob *b = realloc(w->bblob, sizeof *b + cap);
+        if (!b)
+            return WS_ENOMEM;
+        if (!w->bblob) {
+            atomic_init(&b->refs, 1);
+            b->len = 0;
+        }
+        w->bblob = b;
+        w->bcap = cap;
+    }
+    if (!w->bgroup) {
+        group_ref(g);
+        w->bgroup = g;
+    }
+    memcpy(w->bblob->data + have, h, hl);
+    if (pl)
+        memcpy(w->bblob->data + have + hl, p, pl);
+    w->bblob->len = need;
+    if (need >= BATCH_MAX)
+        ws__group_batch_flush(w);
+    return 0;
+}
+
+typedef struct bcast {
+    ws_group *g;
+    ws__blob *frame;      /* encoded once, shared by every loop's task */
+} bcast;
 
 static void bcast_task(ws__loop *l, void *arg)
 {
     bcast *b = arg;
-    deliver(WS__OWNER_OF(l, ws__worker, loop), b);
+    ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
+    if (batch_add(w, b->g, b->frame->data, b->frame->len, NULL, 0) < 0)
+        ws__log(&w->srv->log, WS_LOG_WARN, "broadcast dropped on loop %d: out of memory", w->index);
     ws__blob_unref(b->frame);
+    group_unref(b->g);
     free(b);
+}
+
+/* Hands the frame to worker k: into its batch on its own thread, else
+ * through a posted task. Returns 0 or WS_ENOMEM. */
+static int to_worker(ws_group *g, ws__worker *w, const uint8_t *hdr, size_t hlen,
+                     const uint8_t *data, size_t len, ws__blob **frame)
+{
+    if (ws__loop_on_thread(&w->loop))
+        return batch_add(w, g, hdr, hlen, data, len);
+    if (!*frame) {
+        if (!(*frame = ws__blob_new(hlen + len)))
+            return WS_ENOMEM;
+        memcpy((*frame)->data, hdr, hlen);
+        if (len)
+            memcpy((*frame)->data + hlen, data, len);
+    }
+    bcast *t = malloc(sizeof *t);
+    if (!t)
+        return WS_ENOMEM;
+    *t = (bcast){g, *frame};
+    group_ref(g);
+    ws__blob_ref(*frame);
+    if (ws__loop_post(&w->loop, bcast_task, t) != 0) {
+        ws__blob_unref(*frame);
+        group_unref(g);
+        free(t);
+        return WS_ENOMEM;
+    }
+    return 0;
 }
 
 int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
@@ -185,57 +351,38 @@ int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
     uint8_t op = binary ? WS__OP_BINARY : WS__OP_TEXT;
     if (!binary && !ws__utf8_valid(data, len))
         return WS_EINVAL;
-    uint8_t hdr[WS__MAX_HEADER];
-    size_t hlen = ws__frame_header(hdr, true, 0, op, len, NULL);
-    ws__blob *frame = ws__blob_new(hlen + len);
-    if (!frame)
-        return WS_ENOMEM;
-    memcpy(frame->data, hdr, hlen);
-    if (len)
-        memcpy(frame->data + hlen, data, len);
     ws_server *srv = g->srv;
     int nw = srv->nworkers;
-    bcast **per = calloc((size_t)(nw ? nw : 1), sizeof *per);
-    int rc = per ? 0 : WS_ENOMEM;
+    if (nw == 0)
+        return 0; /* not started: nobody can be a member yet */
+    uint8_t hdr[WS__MAX_HEADER];
+    size_t hlen = ws__frame_header(hdr, true, 0, op, len, NULL);
+    /* Members per loop: one small count per loop, not a copy of the ids. */
+    size_t stack_counts[8], *count = nw <= 8 ? stack_counts : calloc((size_t)nw, sizeof *count);
+    if (!count)
+        return WS_ENOMEM;
+    memset(count, 0, (size_t)nw * sizeof *count);
     pthread_mutex_lock(&g->mu);
-    for (int k = 0; rc == 0 && k < nw; k++) {
-        size_t cnt = 0;
+    if (nw == 1)
+        count[0] = g->n;
+    else
         for (size_t i = 0; i < g->n; i++)
-            cnt += WS__ID_WORKER(g->v[i].id) == k;
-        if (!cnt)
-            continue;
-        per[k] = malloc(sizeof *per[k] + cnt * sizeof(ws_session_id));
-        if (!per[k]) {
-            rc = WS_ENOMEM;
-            break;
-        }
-        *per[k] = (bcast){.frame = frame, .op = op, .hlen = hlen, .n = 0};
-        for (size_t i = 0; i < g->n; i++)
-            if (WS__ID_WORKER(g->v[i].id) == k)
-                per[k]->ids[per[k]->n++] = g->v[i].id;
-    }
+            count[WS__ID_WORKER(g->v[i].id)]++;
     pthread_mutex_unlock(&g->mu);
-    int total = 0;
-    for (int k = 0; k < nw && per; k++) {
-        if (!per[k])
+    ws__blob *frame = NULL;
+    int total = 0, rc = 0;
+    for (int k = 0; k < nw; k++) {
+        if (!count[k])
             continue;
-        if (rc == 0 && ws__loop_on_thread(&srv->workers[k].loop)) {
-            total += deliver(&srv->workers[k], per[k]);
-            free(per[k]);
-        } else if (rc == 0) {
-            ws__blob_ref(frame);
-            total += (int)per[k]->n; /* queued for that loop */
-            if (ws__loop_post(&srv->workers[k].loop, bcast_task, per[k]) != 0) {
-                ws__blob_unref(frame);
-                total -= (int)per[k]->n;
-                free(per[k]);
-            }
-        } else {
-            free(per[k]);
-        }
+        int r = to_worker(g, &srv->workers[k], hdr, hlen, data, len, &frame);
+        if (r == 0)
+            total += (int)count[k];
+        else
+            rc = r;
     }
-    free(per);
     ws__blob_unref(frame);
+    if (count != stack_counts)
+        free(count);
     return rc ? rc : total;
 }
 

@@ -345,6 +345,7 @@ static void free_worker(ws__worker *w)
      * released with their stacks; nothing of theirs runs again. */
     ws__worker_close_all(w);
     ws__loop_run_posted(&w->loop);
+    ws__group_batch_discard(w);
     for (uint32_t i = 0; i < w->nslots; i++) {
         ws_session *s = w->slots[i].s;
         if (s && s->co && !ws__coro_done(s->co)) {
@@ -358,6 +359,7 @@ static void free_worker(ws__worker *w)
     ws__stack_pool_fini(&w->stacks);
     ws__chunk_cache_free(&w->chunks);
     free(w->dirty);
+    free(w->bids);
     free(w->slots);
     free(w->free_slots);
 }

@@ -38,6 +38,13 @@ typedef struct ws__worker {
     ws_session *current;      /* session whose coroutine is running */
     ws__stack_pool stacks;
     ws__chunk_cache chunks;   /* recycled send-queue chunks */
+    /* Broadcast frames of one group waiting to go out as one shared chunk
+     * per member before the next poll (server/group.c). */
+    struct ws_group *bgroup;
+    ws__blob *bblob;
+    size_t bcap;
+    ws_session_id *bids;      /* scratch: the group's members on this loop */
+    size_t bids_cap;
     size_t nconns;            /* connections owned, any phase */
     bool stopping;
     uint64_t stop_deadline;

@@ -253,6 +253,7 @@ void ws__worker_flush(ws__loop *l, void *ud)
 {
     ws__worker *w = ud;
     (void)l;
+    ws__group_batch_flush(w);
     while (w->ndirty) {
         ws_session *s = w->dirty[--w->ndirty];
         s->dirty = false;
@@ -376,7 +377,9 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len);
 static void hold(ws_session *s, uint8_t *p, size_t n)
 {
     ws__loop *l = &s->w->loop;
-    if (s->held && p >= s->held) {
+    if (!p) {
+        /* Input read straight into the engine's buffer: nothing to keep. */
+    } else if (s->held && p >= s->held) {
         s->held_off = (uint32_t)(p - s->held);
         s->held_len = (uint32_t)n;
     } else {
@@ -462,7 +465,7 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
         ws__session_after_send(s, 0);
     /* A handler that is not back in ws_recv may still point into this input. */
     if (s->phase == WS__PH_OPEN && ((size_t)n < len || !handler_ready(s)))
-        hold(s, data + n, len - (size_t)n);
+        hold(s, data ? data + n : NULL, len - (size_t)n);
 }
 
 /* --- conn callbacks ------------------------------------------------------ */
@@ -517,6 +520,8 @@ static int cb_congested(void *ud)
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
 {
     ws_session *s = ud;
+    if (s->w->bgroup && s->groups)
+        ws__group_before_send(s);
     if (pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
         struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
         long w = s->w->srv->io->writev(s->w->loop.io_state, s->fd, iov, 2);
@@ -536,10 +541,15 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
     int rc = ws__sendq_append(&s->q, h, hl, p, pl);
     if (rc < 0)
         return rc;
+    ws__session_queued(s);
+    return 0;
+}
+
+void ws__session_queued(ws_session *s)
+{
     if (s->q.bytes > cfg_of(s)->send_hard_limit)
         s->overloaded = true;
     ws__session_mark_dirty(s);
-    return 0;
 }
 
 /* --- HTTP phase ---------------------------------------------------------- */
@@ -726,13 +736,36 @@ static void peer_eof(ws_session *s)
         set_interest(s);
 }
 
+/* The rest of a large frame already being gathered is read straight into
+ * the engine's reassembly buffer instead of through the loop's. */
+static size_t direct_space(ws_session *s, uint8_t **dst)
+{
+    if (s->phase != WS__PH_OPEN || s->held || !handler_ready(s))
+        return 0;
+    return ws__conn_gather_space(&s->conn, dst);
+}
+
+static void direct_input(ws_session *s, uint8_t *dst, size_t len)
+{
+    s->feeding = true;
+    long n = ws__conn_feed(&s->conn, dst, len);
+    s->feeding = false;
+    after_feed(s, n, NULL, len);
+}
+
 static void do_read(ws_session *s)
 {
     ws__loop *l = &s->w->loop;
     /* A bounded number of reads per wake-up keeps one busy client from
      * starving the others (the poller is level-triggered). */
     for (int i = 0; i < 8 && s->reading && s->phase != WS__PH_DEAD; i++) {
-        long n = s->w->srv->io->read(l->io_state, s->fd, l->rbuf, WS__LOOP_RBUF);
+        uint8_t *dst = NULL;
+        size_t want = direct_space(s, &dst);
+        if (!want) {
+            dst = l->rbuf;
+            want = WS__LOOP_RBUF;
+        }
+        long n = s->w->srv->io->read(l->io_state, s->fd, dst, want);
         if (n == WS_EAGAIN)
             return;
         if (n == 0 && s->phase != WS__PH_HTTP && s->phase != WS__PH_LINGER) {
@@ -744,8 +777,11 @@ static void do_read(ws_session *s)
             return;
         }
         s->last_rx = l->now;
-        input(s, l->rbuf, (size_t)n);
-        if ((size_t)n < WS__LOOP_RBUF)
+        if (dst == l->rbuf)
+            input(s, l->rbuf, (size_t)n);
+        else
+            direct_input(s, dst, (size_t)n);
+        if ((size_t)n < want)
             return;
     }
 }

@@ -105,6 +105,9 @@ void ws__session_accept(ws__worker *w, int fd, const char *peer);
 
 /* Called after anything queued output for s: flushed before the next poll. */
 void ws__session_mark_dirty(ws_session *s);
+/* After bytes were appended to s->q: marks s dirty, and overloaded past the
+ * hard limit. */
+void ws__session_queued(ws_session *s);
 /* Flushes every dirty session of w (the before-poll hook). */
 void ws__worker_flush(ws__loop *l, void *ud);
 
@@ -158,5 +161,12 @@ void ws__worker_close_all(ws__worker *w);
 
 /* Group membership bookkeeping (group.c). */
 void ws__group_leave_all(ws_session *s);
+/* Sends w's pending broadcast batch to its group's members on w. */
+void ws__group_batch_flush(ws__worker *w);
+/* Drops w's pending batch unsent (teardown). */
+void ws__group_batch_discard(ws__worker *w);
+/* Called before anything else is queued for s: a pending batch of one of
+ * its groups goes first, so s sees messages in the order they were sent. */
+void ws__group_before_send(ws_session *s);
 
 #endif

@@ -24,6 +24,7 @@ typedef struct app {
     char peer[64];
     const char *protocol;
     ws_group *group;
+    ws_group *group2;           /* joined on request ("join2") */
     /* Facts read again after open (the "facts" message). */
     bool late_have_request;
     int late_header_rc;
@@ -82,6 +83,18 @@ static int handle(ws_session *s, app *a, const ws_msg *m)
     }
     if (m->type == WS_MSG_TEXT && strncmp((const char *)m->data, "cast:", 5) == 0) {
         ws_group_broadcast_text(a->group, (const char *)m->data + 5);
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strncmp((const char *)m->data, "cast2:", 6) == 0) {
+        ws_group_broadcast_text(a->group2, (const char *)m->data + 6);
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "join2") == 0) {
+        ws_group_add(a->group2, s);
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "leave2") == 0) {
+        ws_group_remove(a->group2, s);
         return 0;
     }
     if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "quit") == 0)
@@ -160,6 +173,7 @@ static fixture *fx_new_keep(style st, ws_config *over, bool keep_request)
     f->srv = ws_server_new(&c);
     assert_non_null(f->srv);
     f->a.group = ws_group_new(f->srv);
+    f->a.group2 = ws_group_new(f->srv);
     if (st == STYLE_SEQ)
         assert_int_equal(ws_route(f->srv, "/echo", seq_handler, &f->a), 0);
     else
@@ -181,6 +195,7 @@ static void fx_free(fixture *f)
         ws_mem_advance(f->net, 100);
     ws_server_free(f->srv);
     ws_group_free(f->a.group);
+    ws_group_free(f->a.group2);
     ws_mem_net_free(f->net);
     free(f);
 }
@@ -694,6 +709,117 @@ static void groups(style st)
     fx_free(f);
 }
 
+/* Writes several text frames in one write, so the server reads them in one
+ * loop iteration (where broadcasts are batched). */
+static void send_texts(peer *p, const char *const *texts, int n)
+{
+    uint8_t buf[4096];
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += wsf_client(buf + len, true, 1, texts[i], strlen(texts[i]));
+    assert_int_equal(peer_send_raw(p, buf, len), 0);
+}
+
+/* Broadcasts made in one iteration go out together, yet every member sees
+ * each message in the order it was sent, whatever else it was sent in
+ * between: a direct reply, another group's broadcast, its own join or leave. */
+static void batch_order(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p0, p1;
+    assert_int_equal(open_peer(f, &p0, NULL), 101);
+    assert_int_equal(open_peer(f, &p1, NULL), 101);
+    peer_send_text(&p1, "join2");
+    pump(f->srv, 3);
+    static const char *const burst[] = {"cast:A", "self", "cast2:B", "join2", "cast:C",
+                                        "cast2:D", "leave2", "cast2:E", "cast:F"};
+    send_texts(&p0, burst, 9);
+    /* p0 was not in group 2 for B nor after leaving it (E). */
+    static const char *const want0[] = {"A", "self", "C", "D", "F"};
+    static const char *const want1[] = {"A", "B", "C", "D", "E", "F"};
+    for (int i = 0; i < 5; i++)
+        assert_true(peer_expect_text(&p0, want0[i]));
+    for (int i = 0; i < 6; i++)
+        assert_true(peer_expect_text(&p1, want1[i]));
+    pump(f->srv, 3);
+    assert_int_equal(peer_recv(&p0, 3, NULL), -1);
+    assert_int_equal(peer_recv(&p1, 3, NULL), -1);
+    peer_free(&p0);
+    peer_free(&p1);
+    fx_free(f);
+}
+
+static void test_batch_order_seq(void **s) { (void)s; batch_order(STYLE_SEQ); }
+static void test_batch_order_events(void **s) { (void)s; batch_order(STYLE_EVENTS); }
+
+/* A member whose frames are transformed (masked here) cannot share the
+ * batch's bytes: it gets each message as its own frame, in order. */
+static void test_batch_to_transforming_member(void **s)
+{
+    (void)s;
+    ws_config c = {.masking = true};
+    fixture *f = fx_new(STYLE_EVENTS, &c);
+    peer p0, p1;
+    assert_int_equal(open_peer(f, &p0, NULL), 101);
+    assert_int_equal(open_peer(f, &p1, NULL), 101);
+    static const char *const burst[] = {"cast:one", "cast:", "cast:three"};
+    send_texts(&p0, burst, 3);
+    for (int i = 0; i < 2; i++) {
+        peer *p = i ? &p1 : &p0;
+        assert_true(peer_expect_text(p, "one"));
+        assert_true(peer_expect_text(p, ""));
+        assert_true(peer_expect_text(p, "three"));
+    }
+    peer_free(&p0);
+    peer_free(&p1);
+    fx_free(f);
+}
+
+/* The group is released while a batch for it is pending and members are
+ * still in it: the batch still goes out, and the memory goes with the last
+ * member (the sanitizer build checks there is neither a leak nor a use
+ * after free). */
+static void test_group_freed_with_pending_batch(void **s)
+{
+    (void)s;
+    fixture *f = fx_new(STYLE_EVENTS, NULL);
+    peer p0, p1;
+    assert_int_equal(open_peer(f, &p0, NULL), 101);
+    assert_int_equal(open_peer(f, &p1, NULL), 101);
+    assert_int_equal(ws_group_broadcast_text(f->a.group, "last words"), 2);
+    ws_group_free(f->a.group);
+    f->a.group = NULL;
+    assert_true(peer_expect_text(&p0, "last words"));
+    assert_true(peer_expect_text(&p1, "last words"));
+    peer_send(&p1, true, 8, "\x03\xe8", 2);
+    assert_int_equal(peer_expect_close(&p1), 1000);
+    peer_free(&p0);
+    peer_free(&p1);
+    fx_free(f);
+}
+
+/* Broadcasts beyond the batch bound in one iteration are sent in several
+ * batches: every message arrives, in order. */
+static void test_batch_bound(void **s)
+{
+    (void)s;
+    fixture *f = fx_new(STYLE_EVENTS, NULL);
+    peer p0;
+    assert_int_equal(open_peer(f, &p0, NULL), 101);
+    static char big[40000];
+    for (int i = 0; i < 10; i++) {
+        memset(big, 'a' + i, sizeof big - 1);
+        assert_int_equal(ws_group_broadcast_text(f->a.group, big), 1);
+    }
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(peer_recv(&p0, 20, NULL), 1);
+        assert_int_equal(p0.payload_len, sizeof big - 1);
+        assert_int_equal(p0.payload[0], 'a' + i);
+    }
+    peer_free(&p0);
+    fx_free(f);
+}
+
 static void test_groups_seq(void **s) { (void)s; groups(STYLE_SEQ); }
 static void test_groups_events(void **s) { (void)s; groups(STYLE_EVENTS); }
 
@@ -959,6 +1085,9 @@ int main(void)
         cmocka_unit_test(test_resume_rearms_seq), cmocka_unit_test(test_resume_rearms_events),
         cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
         cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),
+        cmocka_unit_test(test_batch_order_seq), cmocka_unit_test(test_batch_order_events),
+        cmocka_unit_test(test_batch_to_transforming_member),
+        cmocka_unit_test(test_group_freed_with_pending_batch), cmocka_unit_test(test_batch_bound),
         cmocka_unit_test(test_stop_seq), cmocka_unit_test(test_stop_events),
         cmocka_unit_test(test_http_statuses), cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_recv_frame),

@@ -98,6 +98,8 @@ int peer_recv(peer *p, int rounds, wsf_frame *out)
         if (wsf_parse(p->in, p->in_len, &f) == 0) {
             size_t n = f.len < sizeof p->payload - 1 ? f.len : sizeof p->payload - 1;
             memcpy(p->payload, f.payload, n);
+            for (size_t k = 0; f.masked && k < n; k++)
+                p->payload[k] ^= f.key[k & 3];
             p->payload[n] = 0;
             p->payload_len = f.len;
             memmove(p->in, p->in + f.total, p->in_len - f.total);

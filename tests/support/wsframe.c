@@ -55,8 +55,12 @@ int wsf_parse(const uint8_t *p, size_t n, wsf_frame *f)
             len = len << 8 | p[2 + i];
         h = 10;
     }
-    if (p[1] & 0x80)
+    f->masked = (p[1] & 0x80) != 0;
+    if (f->masked) {
+        if (n < h + 4) return -1;
+        memcpy(f->key, p + h, 4);
         h += 4;
+    }
     if (n < h + len)
         return -1;
     f->payload = p + h;

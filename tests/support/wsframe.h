@@ -15,12 +15,14 @@ size_t wsf_client(uint8_t *out, bool fin, uint8_t op, const void *payload, size_
 typedef struct wsf_frame {
     bool fin;
     uint8_t rsv, op;
-    const uint8_t *payload;
+    const uint8_t *payload; /* as on the wire: still masked if masked */
     size_t len;
     size_t total;   /* header + payload bytes */
+    bool masked;    /* a server with the (non-RFC) masking option */
+    uint8_t key[4];
 } wsf_frame;
 
-/* Parses one unmasked server frame; returns 0 or -1 if incomplete. */
+/* Parses one server frame; returns 0 or -1 if incomplete. */
 int wsf_parse(const uint8_t *p, size_t n, wsf_frame *f);
 
 #endif

@@ -16,17 +16,27 @@ typedef struct rec {
     char msgs[8][2048];
     size_t msg_len[8];
     uint8_t msg_op[8];
+    uint32_t msg_hash[8]; /* of the whole message, however long */
     int nmsgs;
     int pings, pongs;
     uint16_t peer_code;
     int pause_each;
 } rec;
 
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 static int on_message(void *ud, uint8_t op, bool fin, uint8_t *d, size_t n)
 {
     rec *r = ud;
     (void)fin;
     if (r->nmsgs < 8) {
+        r->msg_hash[r->nmsgs] = fnv1a(d, n);
         memcpy(r->msgs[r->nmsgs], d, n < 2048 ? n : 2048);
         r->msg_len[r->nmsgs] = n;
         r->msg_op[r->nmsgs] = op;
@@ -333,6 +343,45 @@ static void test_autofragmentation(void **state)
     rec_free(r);
 }
 
+/* The rest of a large frame read straight into the engine's reassembly
+ * buffer (ws__conn_gather_space): unmasked there and delivered whole. */
+static void test_gather_in_place(void **state)
+{
+    (void)state;
+    rec *r = rec_new(0);
+    size_t n = 20000;
+    uint8_t *payload = malloc(n), *wire = malloc(n + 14);
+    for (size_t i = 0; i < n; i++)
+        payload[i] = (uint8_t)(i * 7 + 3);
+    size_t wl = wsf_client(wire, true, 2, payload, n);
+    size_t first = wl - n + 1000; /* header and 1000 bytes, as one read */
+    uint8_t *dst = NULL;
+    assert_int_equal(ws__conn_gather_space(&r->c, &dst), 0);
+    assert_int_equal(ws__conn_feed(&r->c, wire, first), (long)first);
+    assert_int_equal(ws__conn_gather_space(&r->c, &dst), n - 1000);
+    memcpy(dst, wire + first, 5000);
+    assert_int_equal(ws__conn_feed(&r->c, dst, 5000), 5000);
+    assert_int_equal(r->nmsgs, 0);
+    size_t rest = ws__conn_gather_space(&r->c, &dst);
+    assert_int_equal(rest, n - 6000);
+    memcpy(dst, wire + first + 5000, rest);
+    assert_int_equal(ws__conn_feed(&r->c, dst, rest), (long)rest);
+    assert_int_equal(r->nmsgs, 1);
+    assert_int_equal(r->msg_len[0], n);
+    assert_int_equal(r->msg_hash[0], fnv1a(payload, n));
+    assert_int_equal(ws__conn_gather_space(&r->c, &dst), 0);
+    /* A rest too small to be worth its own read is not offered. */
+    wl = wsf_client(wire, true, 2, payload, 5000);
+    assert_int_equal(ws__conn_feed(&r->c, wire, wl - 4000), (long)(wl - 4000));
+    assert_int_equal(ws__conn_gather_space(&r->c, &dst), 0);
+    assert_int_equal(ws__conn_feed(&r->c, wire + wl - 4000, 4000), 4000);
+    assert_int_equal(r->nmsgs, 2);
+    assert_int_equal(r->msg_hash[1], fnv1a(payload, 5000));
+    free(payload);
+    free(wire);
+    rec_free(r);
+}
+
 static void test_masking_option(void **state)
 {
     (void)state;
@@ -408,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_close_rejects_invalid_code),
         cmocka_unit_test(test_autofragmentation),
         cmocka_unit_test(test_masking_option),
+        cmocka_unit_test(test_gather_in_place),
         cmocka_unit_test(test_pause_resumes),
         cmocka_unit_test(test_frame_mode),
         cmocka_unit_test(test_ping_too_big_to_send),
