@@ -5,6 +5,7 @@
  *
  *   loadgen echo      --port P --pid PID [--raw] -c CONNS -d INFLIGHT -s BYTES -n MSGS [--binary]
  *   loadgen broadcast --port P --pid PID [--raw] -r RECEIVERS -n MSGS -s BYTES [--path /chat]
+ *                     [-b BURST]
  *   loadgen idle      --port P --pid PID [--raw] -c CONNS
  *   loadgen connect   --port P --pid PID [--raw] -n HANDSHAKES
  *
@@ -28,7 +29,7 @@
 
 typedef struct opts {
     const char *mode, *path;
-    int port, pid, conns, inflight, receivers;
+    int port, pid, conns, inflight, receivers, burst;
     long msgs;
     size_t size;
     bool raw, binary;
@@ -313,6 +314,12 @@ static void run_broadcast(const opts *o)
     uint8_t *payload = calloc(1, o->size + 1), *frame = calloc(1, o->size + 15);
     memset(payload, 'b', o->size);
     size_t flen = encode(o, frame, payload, o->size);
+    /* -b B: B frames in one write, the next burst only once every copy of
+     * this one has arrived, so every server is fed the same chunks. */
+    int burst = o->burst > 0 ? o->burst : 1;
+    uint8_t *frames = malloc(flen * (size_t)burst);
+    for (int b = 0; b < burst; b++)
+        memcpy(frames + (size_t)b * flen, frame, flen);
     long expected = o->msgs * o->receivers, total = 0;
     double cpu0 = proc_cpu(o->pid), t0 = now();
     long sent = 0;
@@ -320,9 +327,17 @@ static void run_broadcast(const opts *o)
     while (total < expected) {
         /* Keep a window of messages in flight so the fan-out, not the
          * sender, is what is measured. */
-        while (sent < o->msgs && sent - total / o->receivers < 64) {
-            send_all(tx, frame, flen);
-            sent++;
+        if (o->burst > 0) {
+            if (sent < o->msgs && total == sent * o->receivers) {
+                long k = o->msgs - sent < burst ? o->msgs - sent : burst;
+                send_all(tx, frames, flen * (size_t)k);
+                sent += k;
+            }
+        } else {
+            while (sent < o->msgs && sent - total / o->receivers < 64) {
+                send_all(tx, frame, flen);
+                sent++;
+            }
         }
         int n = epoll_wait(ep, evs, 256, 5000);
         if (n <= 0) {
@@ -371,6 +386,7 @@ static void run_broadcast(const opts *o)
     }
     close(tx);
     close(ep);
+    free(frames);
     free(pend);
     free(rx);
     free(got);
@@ -432,6 +448,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-c")) o.conns = atoi(v), i++;
         else if (!strcmp(a, "-d")) o.inflight = atoi(v), i++;
         else if (!strcmp(a, "-r")) o.receivers = atoi(v), i++;
+        else if (!strcmp(a, "-b")) o.burst = atoi(v), i++;
         else if (!strcmp(a, "-n")) o.msgs = atol(v), i++;
         else if (!strcmp(a, "-s")) o.size = (size_t)atol(v), i++;
         else { fprintf(stderr, "loadgen: unknown flag %s\n", a); return 2; }
