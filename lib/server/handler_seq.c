@@ -18,7 +18,7 @@ static void resume(ws_session *s)
     s->busy--;
     if (ws__coro_done(s->co))
         s->wait = WS__WAIT_NONE;
-    else if (s->wait == WS__WAIT_RECV && s->held && !s->feeding)
+    else if (s->wait == WS__WAIT_RECV && !s->feeding && ws__session_input_paused(s))
         ws__session_resume_input(s);
     ws__session_maybe_free(s);
 }

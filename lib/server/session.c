@@ -405,6 +405,13 @@ static void restore_nul(ws_session *s)
     }
 }
 
+bool ws__session_input_paused(const ws_session *s)
+{
+    /* hold() stops reading; with input read straight into the engine's
+     * buffer there is nothing held, only the stop. */
+    return s->held || (s->phase == WS__PH_OPEN && !s->reading && !s->peer_eof);
+}
+
 void ws__session_resume_input(ws_session *s)
 {
     if (s->phase != WS__PH_OPEN || s->feeding)

@@ -142,6 +142,8 @@ void ws__events_drained(ws_session *s);
 
 /* Feeds input that was held back (after the handler became ready). */
 void ws__session_resume_input(ws_session *s);
+/* 1 if input was paused for a handler that was not ready (held or not). */
+bool ws__session_input_paused(const ws_session *s);
 /* The close reason of an ended session. */
 const ws_close_reason *ws__session_reason(const ws_session *s);
 /* Frees the kept request (idempotent). */

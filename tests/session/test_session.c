@@ -531,6 +531,45 @@ static void backpressure(style st)
     fx_free(f);
 }
 
+/* A large message whose rest the server read straight into the engine's
+ * buffer, echoed by a handler that then waits for its queue to drain:
+ * reading must resume once the handler is back in ws_recv, although no
+ * input was held. */
+static void direct_read_then_drain(style st)
+{
+    ws_config c = {.send_high_water = 4 * 1024, .send_hard_limit = 1 << 20};
+    fixture *f = fx_new(st, &c);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    size_t n = 60000;
+    uint8_t *payload = malloc(n), *wire = malloc(n + 14);
+    for (size_t i = 0; i < n; i++)
+        payload[i] = (uint8_t)(i * 13 + 1);
+    size_t wl = wsf_client(wire, true, 2, payload, n);
+    ws_mem_set_window(f->net, p.c, 0);
+    assert_int_equal(peer_send_raw(&p, wire, 1000), 0);
+    pump(f->srv, 2);
+    assert_int_equal(peer_send_raw(&p, wire + 1000, wl - 1000), 0);
+    pump(f->srv, 3);
+    ws_mem_set_window(f->net, p.c, SIZE_MAX);
+    assert_int_equal(peer_recv(&p, 20, NULL), 2);
+    assert_int_equal(p.payload_len, n);
+    assert_memory_equal(p.payload, payload, n);
+    peer_send_text(&p, "after");
+    assert_true(peer_expect_text(&p, "after"));
+    free(payload);
+    free(wire);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_direct_read_then_drain_seq(void **s) { (void)s; direct_read_then_drain(STYLE_SEQ); }
+static void test_direct_read_then_drain_events(void **s)
+{
+    (void)s;
+    direct_read_then_drain(STYLE_EVENTS);
+}
+
 static void test_backpressure_seq(void **s) { (void)s; backpressure(STYLE_SEQ); }
 static void test_backpressure_events(void **s) { (void)s; backpressure(STYLE_EVENTS); }
 
@@ -1074,6 +1113,8 @@ int main(void)
         cmocka_unit_test(test_idle_seq), cmocka_unit_test(test_idle_events),
         cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
+        cmocka_unit_test(test_direct_read_then_drain_seq),
+        cmocka_unit_test(test_direct_read_then_drain_events),
         cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
         cmocka_unit_test(test_ping_flood_coalesced),
         cmocka_unit_test(test_late_facts_events),
