@@ -43,7 +43,8 @@ typedef struct ws_msg {
  * Each send copies its data into the session's send queue and returns 0 once
  * queued. Errors: WS_ECLOSED (session closing or closed), WS_EINVAL (bad
  * argument, text not UTF-8), WS_ENOMEM, WS_EFULL (queue over the hard limit:
- * the session is being closed with 1008).
+ * the session is being closed with 1008), WS_ESTATE (a message started with
+ * ws_send_frame is not finished: its frames cannot be interleaved).
  * In a sequential handler, a send that takes the queue above the high-water
  * mark suspends the handler until the queue drains below it. */
 WS_API int ws_send_text(ws_session *s, const char *text);

@@ -23,6 +23,8 @@ static int send_data(ws_session *s, uint8_t op, const void *data, size_t len)
         return ws_server_send(s->w->srv, s->id, op == WS_MSG_BINARY, data, len);
     if (s->phase != WS__PH_OPEN || s->ended)
         return WS_ECLOSED;
+    if (s->out_frag_open)
+        return WS_ESTATE; /* a new message inside a fragmented one: 1002 at the peer */
     return ws__session_after_send(s, ws__conn_send(&s->conn, op, data, len));
 }
 

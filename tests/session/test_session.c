@@ -25,6 +25,7 @@ typedef struct app {
     const char *protocol;
     ws_group *group;
     ws_group *group2;           /* joined on request ("join2") */
+    int frag_rc[6];             /* results of the "frag" command's sends */
     /* Facts read again after open (the "facts" message). */
     bool late_have_request;
     int late_header_rc;
@@ -87,6 +88,15 @@ static int handle(ws_session *s, app *a, const ws_msg *m)
     }
     if (m->type == WS_MSG_TEXT && strncmp((const char *)m->data, "cast2:", 6) == 0) {
         ws_group_broadcast_text(a->group2, (const char *)m->data + 6);
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "frag") == 0) {
+        a->frag_rc[0] = ws_send_frame(s, WS_MSG_CONTINUATION, true, "x", 1);
+        a->frag_rc[1] = ws_send_frame(s, WS_MSG_TEXT, false, "ab", 2);
+        a->frag_rc[2] = ws_send_text(s, "interleaved");
+        a->frag_rc[3] = ws_send_frame(s, WS_MSG_TEXT, false, "zz", 2);
+        a->frag_rc[4] = ws_send_frame(s, WS_MSG_CONTINUATION, true, "cd", 2);
+        a->frag_rc[5] = ws_send_text(s, "after");
         return 0;
     }
     if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "join2") == 0) {
@@ -569,6 +579,31 @@ static void test_direct_read_then_drain_events(void **s)
     (void)s;
     direct_read_then_drain(STYLE_EVENTS);
 }
+
+/* ws_send_frame: opcode order is checked, and no other message may be put
+ * inside a fragmented one (the peer would fail the connection with 1002). */
+static void send_frames(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p;
+    assert_int_equal(open_peer(f, &p, NULL), 101);
+    peer_send_text(&p, "frag");
+    wsf_frame fr;
+    assert_int_equal(peer_recv(&p, 20, &fr), 1);
+    assert_false(fr.fin);
+    assert_string_equal((const char *)p.payload, "ab");
+    assert_int_equal(peer_recv(&p, 20, &fr), 0);
+    assert_true(fr.fin);
+    assert_string_equal((const char *)p.payload, "cd");
+    assert_true(peer_expect_text(&p, "after"));
+    int want[6] = {WS_EINVAL, 0, WS_ESTATE, WS_EINVAL, 0, 0};
+    assert_memory_equal(f->a.frag_rc, want, sizeof want);
+    peer_free(&p);
+    fx_free(f);
+}
+
+static void test_send_frames_seq(void **s) { (void)s; send_frames(STYLE_SEQ); }
+static void test_send_frames_events(void **s) { (void)s; send_frames(STYLE_EVENTS); }
 
 static void test_backpressure_seq(void **s) { (void)s; backpressure(STYLE_SEQ); }
 static void test_backpressure_events(void **s) { (void)s; backpressure(STYLE_EVENTS); }
@@ -1113,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_idle_seq), cmocka_unit_test(test_idle_events),
         cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
+        cmocka_unit_test(test_send_frames_seq), cmocka_unit_test(test_send_frames_events),
         cmocka_unit_test(test_direct_read_then_drain_seq),
         cmocka_unit_test(test_direct_read_then_drain_events),
         cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
