@@ -198,6 +198,20 @@ static size_t frame_len(const uint8_t *p, size_t n)
     return n >= h + len ? h + len : 0;
 }
 
+/* A read of a connection the server must keep open: end of stream or an
+ * error other than "try again" ends the run (instead of spinning on a
+ * readable, closed socket). Returns the count, or 0 for "nothing yet". */
+static ssize_t read_live(int fd, void *buf, size_t cap)
+{
+    ssize_t r = read(fd, buf, cap);
+    if (r > 0)
+        return r;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    fprintf(stderr, "loadgen: the server closed a connection (%s)\n", r ? strerror(errno) : "EOF");
+    exit(1);
+}
+
 typedef struct conn {
     int fd;
     uint8_t *in;
@@ -250,8 +264,8 @@ static void run_echo(const opts *o)
         }
         for (int e = 0; e < n; e++) {
             conn *c = &cs[evs[e].data.u32];
-            ssize_t r = read(c->fd, c->in + c->have, want * (size_t)o->inflight + 65536 - c->have);
-            if (r <= 0)
+            ssize_t r = read_live(c->fd, c->in + c->have, want * (size_t)o->inflight + 65536 - c->have);
+            if (r == 0)
                 continue;
             c->have += (size_t)r;
             while (c->have >= want) {
@@ -346,8 +360,8 @@ static void run_broadcast(const opts *o)
         }
         for (int e = 0; e < n; e++) {
             int i = (int)evs[e].data.u32;
-            ssize_t r = read(rx[i], pend[i] + have[i], (1 << 16) - have[i]);
-            if (r <= 0)
+            ssize_t r = read_live(rx[i], pend[i] + have[i], (1 << 16) - have[i]);
+            if (r == 0)
                 continue;
             have[i] += (size_t)r;
             long k = 0;

@@ -13,6 +13,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -69,6 +70,7 @@ class Spinner:
         def idle():
             os.sched_setaffinity(0, {0})
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            die_with_parent()
         self.p = subprocess.Popen(["sh", "-c", "while :; do :; done"], preexec_fn=idle)
         return self
 
@@ -78,9 +80,20 @@ class Spinner:
             self.p.wait()
 
 
+def die_with_parent():
+    """In a child before exec: killed when run.py dies, even by SIGKILL, so
+    a run that is interrupted leaves no server or spinner behind."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    die_with_parent()
 
 
 class Server:
@@ -131,7 +144,7 @@ def servers(kind):
 
 def loadgen(args):
     r = subprocess.run(pin(1) + [os.path.join(BUILD, "bench", "loadgen")] + args, capture_output=True,
-                       text=True, timeout=600)
+                       text=True, timeout=600, preexec_fn=die_with_parent)
     if r.returncode != 0:
         raise RuntimeError(r.stderr.strip())
     return dict(kv.split("=", 1) for kv in r.stdout.split())
@@ -162,21 +175,32 @@ WORKLOADS = [
 ]
 
 
-def measure(name, srv, raw, mode, args, metric, extra=None):
-    """The median of --repeat runs of one server, or None if it failed."""
-    vals, extras = [], []
+def measure(entries, extra=None):
+    """Runs every entry (name, server, raw, mode, args, metric) --repeat
+    times, round-robin: each round runs every server once, so a drift of
+    the machine's speed during a row hits all of them alike instead of the
+    ones measured last. Returns {name: (median, median extra, runs)}; a
+    server that fails is reported and left out."""
+    vals = {e[0]: [] for e in entries}
+    extras = {e[0]: [] for e in entries}
+    failed = set()
     for _ in range(opts.repeat):
-        try:
-            with srv as s:
-                out = loadgen([mode, "--port", str(s.port), "--pid", str(s.p.pid)] +
-                              (["--raw"] if raw else []) + args)
-            vals.append(float(out[metric]))
-            if extra:
-                extras.append(float(out[extra]))
-        except Exception as e:  # noqa: BLE001 - a peer that fails is reported, not fatal
-            print(f"  {name}: {e}", file=sys.stderr)
-            return None
-    return (statistics.median(vals), statistics.median(extras) if extras else None, vals)
+        for name, srv, raw, mode, args, metric in entries:
+            if name in failed:
+                continue
+            try:
+                with srv as s:
+                    out = loadgen([mode, "--port", str(s.port), "--pid", str(s.p.pid)] +
+                                  (["--raw"] if raw else []) + args)
+                vals[name].append(float(out[metric]))
+                if extra:
+                    extras[name].append(float(out[extra]))
+            except Exception as e:  # noqa: BLE001 - a peer that fails is reported, not fatal
+                print(f"  {name}: {e}", file=sys.stderr)
+                failed.add(name)
+    return {e[0]: (statistics.median(vals[e[0]]),
+                   statistics.median(extras[e[0]]) if extras[e[0]] else None, vals[e[0]])
+            for e in entries if e[0] not in failed}
 
 
 # The issue's targets: (label, row key, libwschat column(s), limit, kind)
@@ -244,12 +268,16 @@ def threads_table():
     _, _, mode, args, metric = next(w for w in WORKLOADS if w[0] == "broadcast")
     lines = ["| loop threads | server CPUs | deliveries per second | server µs per delivery |",
              "|---|---|---|---|"]
-    for n, cpus in ((1, "0"), (2, "0"), (2, "0,1")):
-        srv = Server(f"chat x{n}", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate",
-                                    "--threads", str(n)], cpus=cpus)
-        m = measure(f"chat x{n}", srv, False, mode, args, metric, extra="rate")
+    configs = ((1, "0"), (2, "0"), (2, "0,1"))
+    entries = [(f"{n} loop(s) cpu {cpus}",
+                Server(f"chat x{n}", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate",
+                                      "--threads", str(n)], cpus=cpus), False, mode, args, metric)
+               for n, cpus in configs]
+    got = measure(entries, extra="rate")
+    for (n, cpus), e in zip(configs, entries):
+        m = got.get(e[0])
         if m:
-            print(f"threads     {n} loop(s) cpu {cpus:4} {m[0]:10.3f}  rate {m[1]:.0f}/s")
+            print(f"threads     {e[0]:18} {m[0]:10.3f}  rate {m[1]:.0f}/s")
             lines.append(f"| {n} | {cpus} | {m[1]:,.0f} | {m[0]:.3g} |")
     return "\n".join(lines)
 
@@ -267,11 +295,15 @@ def run_all():
         if not key.startswith(opts.only):
             continue
         results = {}
+        entries = []
         for name, srv, raw in servers(mode):
             a = args
             if name in SLOW and key in SLOW_N and not Q:
                 a = args[:args.index("-n") + 1] + [SLOW_N[key]] + args[args.index("-n") + 2:]
-            m = measure(name, srv, raw, mode, a, metric)
+            entries.append((name, srv, raw, mode, a, metric))
+        got = measure(entries)
+        for name, *_ in entries:
+            m = got.get(name)
             if m:
                 results[name] = m[0]
                 print(f"{key:11} {name:18} {m[0]:10.3f}  (runs: {', '.join(f'{v:.3f}' for v in m[2])})")
