@@ -53,7 +53,10 @@ WS_API int ws_send_binary(ws_session *s, const void *data, size_t len);
 /* printf-formatted text. The formatted result must be valid UTF-8. */
 WS_API int ws_sendf(ws_session *s, const char *fmt, ...) WS_PRINTF(2, 3);
 /* One raw frame as given: type TEXT, BINARY or CONTINUATION, fin as given.
- * The caller owns fragmentation rules; the library checks opcode order. */
+ * The caller owns fragmentation rules; the library checks opcode order.
+ * Until the last frame, messages that reach the session by broadcast or by
+ * id wait (queued, counted against the hard limit) and follow that frame;
+ * this thread's own ws_send_* return WS_ESTATE instead. */
 WS_API int ws_send_frame(ws_session *s, ws_msg_type type, bool fin, const void *data, size_t len);
 /* Sends a ping (payload at most 125 bytes). */
 WS_API int ws_ping(ws_session *s, const void *data, size_t len);

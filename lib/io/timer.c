@@ -1,4 +1,5 @@
 #include "io/timer.h"
+#include "util/array.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -73,12 +74,10 @@ int ws__timer_set(ws__timer_heap *h, ws__timer *t, uint64_t due)
         return 0;
     }
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        ws__timer **v = realloc(h->v, cap * sizeof *v);
+        ws__timer **v = ws__grow_doubling(h->v, &h->cap, sizeof *v, 64);
         if (!v)
             return WS_ENOMEM;
         h->v = v;
-        h->cap = cap;
     }
     t->due = due;
     place(h, h->n++, t);

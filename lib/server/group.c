@@ -5,6 +5,7 @@
 #include "proto/frame.h"
 #include "proto/utf8.h"
 #include "server/session.h"
+#include "util/array.h"
 #include "util/format.h"
 #include "wschat/error.h"
 #include "wschat/group.h"
@@ -81,14 +82,11 @@ int ws_group_add(ws_group *g, ws_session *s)
     if (find(g, s->id) >= 0) {
         rc = WS_EEXIST;
     } else if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 16;
-        member *v = realloc(g->v, cap * sizeof *v);
-        if (v) {
+        member *v = ws__grow_doubling(g->v, &g->cap, sizeof *v, 16);
+        if (v)
             g->v = v;
-            g->cap = cap;
-        } else {
+        else
             rc = WS_ENOMEM;
-        }
     }
     if (rc == 0)
         g->v[g->n++] = (member){s->id};
@@ -236,8 +234,10 @@ void ws__group_batch_flush(ws__worker *w)
         int rc;
         if (!ws__conn_sends_verbatim(&s->conn)) {
             rc = send_each_frame(s, b);
-        } else if ((rc = ws__sendq_append_blob(&s->q, b)) == 0) {
-            ws__session_queued(s);
+        } else {
+            ws__sendq *q = ws__session_out_queue(s);
+            if ((rc = q ? ws__sendq_append_blob(q, b) : WS_ENOMEM) == 0)
+                ws__session_queued(s);
         }
         ws__session_after_send(s, rc);
     }

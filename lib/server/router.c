@@ -1,4 +1,5 @@
 #include "server/router.h"
+#include "util/array.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -9,12 +10,10 @@ int ws__router_add(ws__router *rt, const ws__route *r)
     if (ws__router_find(rt, r->path))
         return WS_EEXIST;
     if (rt->n == rt->cap) {
-        size_t cap = rt->cap ? rt->cap * 2 : 8;
-        ws__route *v = realloc(rt->v, cap * sizeof *v);
+        ws__route *v = ws__grow_doubling(rt->v, &rt->cap, sizeof *v, 8);
         if (!v)
             return WS_ENOMEM;
         rt->v = v;
-        rt->cap = cap;
     }
     rt->v[rt->n++] = *r;
     return 0;

@@ -163,6 +163,20 @@ long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd)
     return total;
 }
 
+void ws__sendq_splice(ws__sendq *to, ws__sendq *from)
+{
+    if (!from->head)
+        return;
+    if (to->tail)
+        to->tail->next = from->head;
+    else
+        to->head = from->head;
+    to->tail = from->tail;
+    to->bytes += from->bytes;
+    from->head = from->tail = NULL;
+    from->bytes = 0;
+}
+
 void ws__sendq_clear(ws__sendq *q)
 {
     while (q->head)

@@ -360,6 +360,7 @@ static void free_worker(ws__worker *w)
     ws__chunk_cache_free(&w->chunks);
     free(w->dirty);
     free(w->bids);
+    free(w->deferred);
     free(w->slots);
     free(w->free_slots);
 }

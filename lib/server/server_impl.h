@@ -21,6 +21,14 @@ typedef struct ws__slot {
     uint32_t gen;
 } ws__slot;
 
+/* Output held back for a session whose own fragmented message
+ * (ws_send_frame) is unfinished: a new message must not go inside it. Rare,
+ * so kept per loop rather than in every session (idle memory). */
+typedef struct ws__deferred {
+    ws_session *s;
+    ws__sendq q;
+} ws__deferred;
+
 typedef struct ws__worker {
     ws_server *srv;
     ws__loop loop;
@@ -45,6 +53,8 @@ typedef struct ws__worker {
     size_t bcap;
     ws_session_id *bids;      /* scratch: the group's members on this loop */
     size_t bids_cap;
+    ws__deferred *deferred;
+    size_t ndeferred, deferred_cap;
     size_t nconns;            /* connections owned, any phase */
     bool stopping;
     uint64_t stop_deadline;

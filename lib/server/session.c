@@ -5,6 +5,7 @@
  * callback is running for it (`busy`). */
 #include "server/session.h"
 #include "proto/handshake.h"
+#include "util/array.h"
 #include "wschat/error.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ static void on_io(ws__loop *l, int fd, unsigned events, void *ud);
 static void on_timer(ws__timer *t);
 static void ws_input(ws_session *s, uint8_t *data, size_t len);
 static bool handler_ready(const ws_session *s);
+static void drop_deferred(ws_session *s);
 
 static uint64_t now_of(ws_session *s) { return s->w->loop.now; }
 static const ws_config *cfg_of(ws_session *s) { return &s->w->srv->cfg; }
@@ -118,14 +120,12 @@ void ws__session_mark_dirty(ws_session *s)
         return;
     ws__worker *w = s->w;
     if (w->ndirty == w->dirty_cap) {
-        size_t cap = w->dirty_cap ? w->dirty_cap * 2 : 64;
-        ws_session **v = realloc(w->dirty, cap * sizeof *v);
+        ws_session **v = ws__grow_doubling(w->dirty, &w->dirty_cap, sizeof *v, 64);
         if (!v) {
             set_interest(s); /* out of memory: the writable event flushes it */
             return;
         }
         w->dirty = v;
-        w->dirty_cap = cap;
     }
     w->dirty[w->ndirty++] = s;
     s->dirty = true;
@@ -155,6 +155,8 @@ void ws__session_maybe_free(ws_session *s)
     if (s->conn_ready)
         ws__conn_free(&s->conn);
     ws__sendq_clear(&s->q);
+    if (w->ndeferred)
+        drop_deferred(s);
     http_done(s);
     ws__request_release(s);
     ws__ext_chain_free(s->exts);
@@ -524,11 +526,75 @@ static int cb_congested(void *ud)
  * saves. Smaller frames are queued and flushed together before the poll. */
 #define WRITE_THROUGH 16384
 
+/* --- output held behind an unfinished fragmented message ----------------- */
+
+static ws__deferred *deferred_find(const ws_session *s)
+{
+    ws__worker *w = s->w;
+    for (size_t i = 0; i < w->ndeferred; i++)
+        if (w->deferred[i].s == s)
+            return &w->deferred[i];
+    return NULL;
+}
+
+ws__sendq *ws__session_out_queue(ws_session *s)
+{
+    if (!s->out_frag_open)
+        return &s->q;
+    ws__deferred *d = deferred_find(s);
+    if (d)
+        return &d->q;
+    ws__worker *w = s->w;
+    if (w->ndeferred == w->deferred_cap) {
+        ws__deferred *v = ws__grow_doubling(w->deferred, &w->deferred_cap, sizeof *v, 4);
+        if (!v)
+            return NULL;
+        w->deferred = v;
+    }
+    d = &w->deferred[w->ndeferred++];
+    d->s = s;
+    d->q = (ws__sendq){.cache = s->q.cache};
+    return &d->q;
+}
+
+static void deferred_remove(ws__worker *w, ws__deferred *d)
+{
+    *d = w->deferred[--w->ndeferred];
+}
+
+void ws__session_undefer(ws_session *s)
+{
+    ws__deferred *d = deferred_find(s);
+    if (!d)
+        return;
+    ws__sendq_splice(&s->q, &d->q);
+    deferred_remove(s->w, d);
+    ws__session_queued(s);
+}
+
+static void drop_deferred(ws_session *s)
+{
+    ws__deferred *d = deferred_find(s);
+    if (d) {
+        ws__sendq_clear(&d->q);
+        deferred_remove(s->w, d);
+    }
+}
+
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
 {
     ws_session *s = ud;
     if (s->w->bgroup && s->groups)
         ws__group_before_send(s);
+    if (s->out_frag_open && !WS__IS_CONTROL(h[0] & 0x0F)) {
+        /* Another message while the session's own fragmented one is open
+         * (a broadcast, a send by id): it waits for that message's end. */
+        ws__sendq *q = ws__session_out_queue(s);
+        int rc = q ? ws__sendq_append(q, h, hl, p, pl) : WS_ENOMEM;
+        if (rc == 0)
+            ws__session_queued(s);
+        return rc;
+    }
     if (pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
         struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
         long w = s->w->srv->io->writev(s->w->loop.io_state, s->fd, iov, 2);
@@ -554,7 +620,12 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
 
 void ws__session_queued(ws_session *s)
 {
-    if (s->q.bytes > cfg_of(s)->send_hard_limit)
+    size_t bytes = s->q.bytes;
+    if (s->out_frag_open && s->w->ndeferred) {
+        const ws__deferred *d = deferred_find(s);
+        bytes += d ? d->q.bytes : 0;
+    }
+    if (bytes > cfg_of(s)->send_hard_limit)
         s->overloaded = true;
     ws__session_mark_dirty(s);
 }

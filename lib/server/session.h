@@ -105,9 +105,15 @@ void ws__session_accept(ws__worker *w, int fd, const char *peer);
 
 /* Called after anything queued output for s: flushed before the next poll. */
 void ws__session_mark_dirty(ws_session *s);
-/* After bytes were appended to s->q: marks s dirty, and overloaded past the
- * hard limit. */
+/* After bytes were appended to s's output: marks s dirty, and overloaded
+ * past the hard limit. */
 void ws__session_queued(ws_session *s);
+/* Where a new message for s goes: s->q, or, while s's own fragmented
+ * message (ws_send_frame) is unfinished, a queue that waits for its end.
+ * NULL on ENOMEM. */
+ws__sendq *ws__session_out_queue(ws_session *s);
+/* Moves what waited behind s's fragmented message to s->q (after its end). */
+void ws__session_undefer(ws_session *s);
 /* Flushes every dirty session of w (the before-poll hook). */
 void ws__worker_flush(ws__loop *l, void *ud);
 

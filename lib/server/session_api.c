@@ -73,9 +73,16 @@ int ws_send_frame(ws_session *s, ws_msg_type type, bool fin, const void *data, s
     bool open_msg = s->out_frag_open;
     if ((type == WS_MSG_CONTINUATION) != open_msg)
         return WS_EINVAL;
+    /* A pending broadcast batch goes first (held back if the message is
+     * already open); this message's own frame then goes straight to the
+     * queue, and what waited for its end follows the last frame. */
+    if (s->w->bgroup && s->groups)
+        ws__group_before_send(s);
+    s->out_frag_open = false;
     int rc = ws__conn_send_frame(&s->conn, fin, 0, (uint8_t)type, data, len);
-    if (rc == 0)
-        s->out_frag_open = !fin;
+    s->out_frag_open = rc == 0 ? !fin : open_msg;
+    if (rc == 0 && fin && open_msg)
+        ws__session_undefer(s);
     return ws__session_after_send(s, rc);
 }
 

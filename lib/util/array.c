@@ -1,7 +1,19 @@
 #include "util/array.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+void *ws__grow_doubling(void *arr, size_t *cap, size_t elem, size_t first)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    if (n < *cap || n > SIZE_MAX / elem)
+        return NULL;
+    void *p = realloc(arr, n * elem);
+    if (p)
+        *cap = n;
+    return p;
+}
 
 void *ws__grow_zeroed(void *arr, int *cap, int index, size_t elem)
 {

@@ -16,4 +16,10 @@
  * type-punned pointer casts.) */
 void *ws__grow_zeroed(void *arr, int *cap, int index, size_t elem);
 
+/* Doubles arr, an array of *cap elements of elem bytes (to `first` elements
+ * when empty), for lists that are appended to one at a time. Returns the
+ * array for the caller to store, or NULL when out of memory, with arr still
+ * valid and *cap unchanged. */
+void *ws__grow_doubling(void *arr, size_t *cap, size_t elem, size_t first);
+
 #endif

@@ -26,6 +26,7 @@ typedef struct app {
     ws_group *group;
     ws_group *group2;           /* joined on request ("join2") */
     int frag_rc[6];             /* results of the "frag" command's sends */
+    ws_session_id ids[8];       /* of the sessions opened, in order */
     /* Facts read again after open (the "facts" message). */
     bool late_have_request;
     int late_header_rc;
@@ -59,6 +60,8 @@ static void record_facts(ws_session *s, app *a)
     snprintf(a->path, sizeof a->path, "%s", ws_session_path(s));
     snprintf(a->peer, sizeof a->peer, "%s", ws_session_peer(s));
     a->protocol = ws_session_protocol(s);
+    if (a->opens <= 8)
+        a->ids[a->opens - 1] = ws_session_get_id(s);
     if (a->group)
         ws_group_add(a->group, s);
 }
@@ -97,6 +100,14 @@ static int handle(ws_session *s, app *a, const ws_msg *m)
         a->frag_rc[3] = ws_send_frame(s, WS_MSG_TEXT, false, "zz", 2);
         a->frag_rc[4] = ws_send_frame(s, WS_MSG_CONTINUATION, true, "cd", 2);
         a->frag_rc[5] = ws_send_text(s, "after");
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "fragopen") == 0) {
+        ws_send_frame(s, WS_MSG_TEXT, false, "ab", 2);
+        return 0;
+    }
+    if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "fragend") == 0) {
+        ws_send_frame(s, WS_MSG_CONTINUATION, true, "cd", 2);
         return 0;
     }
     if (m->type == WS_MSG_TEXT && strcmp((const char *)m->data, "join2") == 0) {
@@ -600,6 +611,49 @@ static void send_frames(style st)
     assert_memory_equal(f->a.frag_rc, want, sizeof want);
     peer_free(&p);
     fx_free(f);
+}
+
+/* Messages that reach a session while its own fragmented message is open
+ * (a broadcast, a send by id) wait for that message's last frame: nothing
+ * may go inside it. */
+static void held_behind_fragments(style st)
+{
+    fixture *f = fx_new(st, NULL);
+    peer p0, p1;
+    assert_int_equal(open_peer(f, &p0, NULL), 101);
+    assert_int_equal(open_peer(f, &p1, NULL), 101);
+    peer_send_text(&p0, "fragopen");
+    wsf_frame fr;
+    assert_int_equal(peer_recv(&p0, 20, &fr), 1);
+    assert_false(fr.fin);
+    peer_send_text(&p1, "cast:X");
+    assert_true(peer_expect_text(&p1, "X"));
+    assert_int_equal(ws_server_send(f->srv, f->a.ids[0], false, "by id", 5), 0);
+    pump(f->srv, 5);
+    assert_int_equal(peer_recv(&p0, 5, NULL), -1); /* held back */
+    peer_send_text(&p0, "fragend");
+    assert_int_equal(peer_recv(&p0, 20, &fr), 0);
+    assert_true(fr.fin);
+    assert_string_equal((const char *)p0.payload, "cd");
+    assert_true(peer_expect_text(&p0, "X"));
+    assert_true(peer_expect_text(&p0, "by id"));
+    /* And a session that ends with its message open frees what waited. */
+    peer_send_text(&p0, "fragopen");
+    assert_int_equal(peer_recv(&p0, 20, &fr), 1);
+    peer_send_text(&p1, "cast:Y");
+    assert_true(peer_expect_text(&p1, "Y"));
+    peer_send(&p0, true, 8, "\x03\xe8", 2);
+    assert_int_equal(peer_expect_close(&p0), 1000);
+    peer_free(&p0);
+    peer_free(&p1);
+    fx_free(f);
+}
+
+static void test_held_behind_fragments_seq(void **s) { (void)s; held_behind_fragments(STYLE_SEQ); }
+static void test_held_behind_fragments_events(void **s)
+{
+    (void)s;
+    held_behind_fragments(STYLE_EVENTS);
 }
 
 static void test_send_frames_seq(void **s) { (void)s; send_frames(STYLE_SEQ); }
@@ -1149,6 +1203,8 @@ int main(void)
         cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
         cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
         cmocka_unit_test(test_send_frames_seq), cmocka_unit_test(test_send_frames_events),
+        cmocka_unit_test(test_held_behind_fragments_seq),
+        cmocka_unit_test(test_held_behind_fragments_events),
         cmocka_unit_test(test_direct_read_then_drain_seq),
         cmocka_unit_test(test_direct_read_then_drain_events),
         cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),

@@ -65,11 +65,31 @@ static void test_grow_zeroed(void **state)
     free(a);
 }
 
+/* Append-one-at-a-time lists: first size, then doubling; an impossible
+ * size fails cleanly, leaving the array and its capacity as they were. */
+static void test_grow_doubling(void **state)
+{
+    (void)state;
+    size_t cap = 0;
+    int *a = NULL;
+    assert_non_null(a = ws__grow_doubling(a, &cap, sizeof *a, 4));
+    assert_int_equal(cap, 4);
+    a[3] = 7;
+    assert_non_null(a = ws__grow_doubling(a, &cap, sizeof *a, 4));
+    assert_int_equal(cap, 8);
+    assert_int_equal(a[3], 7);
+    size_t huge = SIZE_MAX / 2 + 1;
+    assert_null(ws__grow_doubling(a, &huge, sizeof *a, 4));
+    assert_int_equal(huge, SIZE_MAX / 2 + 1);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vformat),
         cmocka_unit_test(test_grow_zeroed),
+        cmocka_unit_test(test_grow_doubling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
