@@ -584,8 +584,7 @@ static void drop_deferred(ws_session *s)
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
 {
     ws_session *s = ud;
-    if (s->w->bgroup && s->groups)
-        ws__group_before_send(s);
+    ws__session_before_output(s);
     if (s->out_frag_open && !WS__IS_CONTROL(h[0] & 0x0F)) {
         /* Another message while the session's own fragmented one is open
          * (a broadcast, a send by id): it waits for that message's end. */

@@ -176,5 +176,11 @@ void ws__group_batch_discard(ws__worker *w);
 /* Called before anything else is queued for s: a pending batch of one of
  * its groups goes first, so s sees messages in the order they were sent. */
 void ws__group_before_send(ws_session *s);
+/* The cheap test in front of it, for every write path. */
+static inline void ws__session_before_output(ws_session *s)
+{
+    if (s->w->bgroup && s->groups)
+        ws__group_before_send(s);
+}
 
 #endif

@@ -76,8 +76,7 @@ int ws_send_frame(ws_session *s, ws_msg_type type, bool fin, const void *data, s
     /* A pending broadcast batch goes first (held back if the message is
      * already open); this message's own frame then goes straight to the
      * queue, and what waited for its end follows the last frame. */
-    if (s->w->bgroup && s->groups)
-        ws__group_before_send(s);
+    ws__session_before_output(s);
     s->out_frag_open = false;
     int rc = ws__conn_send_frame(&s->conn, fin, 0, (uint8_t)type, data, len);
     s->out_frag_open = rc == 0 ? !fin : open_msg;
