@@ -56,7 +56,10 @@ typedef struct ws_ext_param {
 
 typedef struct ws_extension {
     const char *name;      /* the token in Sec-WebSocket-Extensions */
-    unsigned rsv;          /* WS_RSV* bits it claims (0 if none) */
+    /* WS_RSV* bits it claims (0 if none), on the first frame of a data
+     * message only: the same bits on a control or continuation frame fail
+     * the connection with 1002 (RFC 7692 section 6). */
+    unsigned rsv;
     /* One offer of `name` with its parameters. Return 0 to accept: write the
      * response parameters (e.g. "server_no_context_takeover", or "") into
      * resp and the per-session state into *session. Return 1 to decline this

@@ -159,7 +159,7 @@ static int on_header(ws__conn *c)
         return 0;
     }
     if (d->opcode == WS__OP_CONT) {
-        if (!c->in_msg || d->rsv)
+        if (!c->in_msg)
             return ws__conn_fail(c, WS_CLOSE_PROTOCOL_ERROR, WS_EPROTO);
     } else {
         if (c->in_msg)

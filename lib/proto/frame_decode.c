@@ -52,6 +52,12 @@ static int check_first_two(ws__fdec *d)
     default:
         return fail(d, WS_EPROTO, 1002);
     }
+    /* An extension's RSV claim covers the first frame of a data message
+     * only (RFC 7692 section 6; the extension API works per message): on a
+     * control or continuation frame the bits mean nothing, so they are a
+     * protocol error even when claimed. */
+    if (d->rsv && (WS__IS_CONTROL(d->opcode) || d->opcode == WS__OP_CONT))
+        return fail(d, WS_EPROTO, 1002);
     if (WS__IS_CONTROL(d->opcode) && (!d->fin || (b1 & 0x7F) > WS__MAX_CONTROL_PAYLOAD))
         return fail(d, WS_EPROTO, 1002);
     if (d->require_mask && !d->masked)

@@ -158,6 +158,27 @@ rsv_case("3.5", 3, 2, False)
 rsv_case("3.6", 6, 9, False)
 rsv_case("3.7", 7, 8, False)
 
+
+
+# RSV1 means "compressed" only on the first frame of a data message (RFC 7692
+# section 6). These cases offer permessage-deflate, so with the extension
+# negotiated RSV1 is claimed, and must still fail a control frame or a
+# continuation; without it, RSV1 fails anyway.
+def rsv1_misplaced_case(cid, desc, frames):
+    async def run(open_conn):
+        c = await open_conn("Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        await c.send(b"".join(frames) + frame(9, b"after"))
+        return await expect_fail(c, 1002, detail=f" (deflate negotiated: {c.deflate})")
+    case(cid, desc)(run)
+
+
+rsv1_misplaced_case("3.8", "Ping with RSV1, permessage-deflate offered", [frame(9, b"ping", rsv=4)])
+rsv1_misplaced_case("3.9", "Pong with RSV1, permessage-deflate offered", [frame(10, b"pong", rsv=4)])
+rsv1_misplaced_case("3.10", "Close with RSV1, permessage-deflate offered",
+                    [frame(8, close_payload(1000), rsv=4)])
+rsv1_misplaced_case("3.11", "Continuation with RSV1 inside a compressed message",
+                    [frame(1, b"\xf2\x48", fin=False, rsv=4), frame(0, b"\xcd\xc9\xc9\x07\x00", rsv=4)])
+
 # --- 4 opcodes ------------------------------------------------------------------------
 for i, op in enumerate([3, 4, 5, 6, 7], 1):
     async def run(open_conn, op=op):

@@ -290,6 +290,77 @@ static void test_corrupt_stream(void **state)
     dfx_free(f);
 }
 
+/* RFC 7692 section 6: RSV1 means "compressed" on the first frame of a data
+ * message only. With deflate negotiated, RSV1 on a control frame or on a
+ * continuation is still a protocol error (1002), and nothing answers it. */
+static void expect_rsv1_refused(uint8_t op, bool start_message)
+{
+    dfx *f = dfx_new(NULL, 0, "permessage-deflate");
+    assert_non_null(strstr(f->p.response, "permessage-deflate"));
+    uint8_t frame[64];
+    size_t fl = 0;
+    if (start_message) /* an open compressed message, so a continuation is in order */
+        fl = wsf_build(frame, false, 4, 1, "\xf2\x48", 2, (const uint8_t *)"abcd");
+    fl += wsf_build(frame + fl, true, 4, op, "ab", 2, (const uint8_t *)"abcd");
+    peer_send_raw(&f->p, frame, fl);
+    wsf_frame fr;
+    int got = peer_recv(&f->p, 50, &fr);
+    assert_int_equal(got, 8); /* the close, not a pong or an echo */
+    assert_int_equal((f->p.payload[0] << 8) | f->p.payload[1], 1002);
+    dfx_free(f);
+}
+
+static void test_rsv1_on_control_frames(void **state)
+{
+    (void)state;
+    expect_rsv1_refused(9, false);  /* ping */
+    expect_rsv1_refused(10, false); /* pong */
+    expect_rsv1_refused(8, false);  /* close */
+}
+
+static void test_rsv1_on_continuation(void **state)
+{
+    (void)state;
+    expect_rsv1_refused(0, true);
+}
+
+/* Deflate on one route only: a session of another route negotiated nothing,
+ * so RSV1 there is a protocol error even on a data frame's first frame. */
+static void test_rsv1_on_route_without_extension(void **state)
+{
+    (void)state;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    ws_server *srv = ws_server_new(&c);
+    ws_extension *pmd = ws_deflate_new(NULL, NULL);
+    ws_route(srv, "/z", echo, NULL);
+    ws_route(srv, "/plain", echo, NULL);
+    assert_int_equal(ws_route_extension(srv, "/z", pmd), 0);
+    ws_server_start(srv);
+    peer z, plain;
+    const char *offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    assert_int_equal(peer_open(&z, srv, net, ws_server_port(srv), "/z", offer, NULL), 101);
+    assert_non_null(strstr(z.response, "permessage-deflate"));
+    assert_int_equal(peer_open(&plain, srv, net, ws_server_port(srv), "/plain", offer, NULL), 101);
+    assert_null(strstr(plain.response, "Sec-WebSocket-Extensions"));
+    uint8_t frame[32];
+    /* "Hello", compressed (RFC 7692 section 7.2.3.1). */
+    size_t fl = wsf_build(frame, true, 4, 1, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7,
+                          (const uint8_t *)"abcd");
+    peer_send_raw(&plain, frame, fl);
+    assert_int_equal(peer_expect_close(&plain), 1002);
+    /* The deflate route's session is unaffected and still inflates. */
+    peer_send_raw(&z, frame, fl);
+    wsf_frame fr;
+    assert_int_equal(peer_recv(&z, 50, &fr), 1);
+    assert_string_equal((const char *)z.payload, "Hello");
+    peer_free(&z);
+    peer_free(&plain);
+    ws_server_free(srv);
+    ws_deflate_free(pmd);
+    ws_mem_net_free(net);
+}
+
 /* A second extension on the public API, stacked after deflate: it claims
  * RSV2 and reverses payloads, so the order of application is observable. */
 static int rev_negotiate(const ws_ext_param *p, size_t n, char *resp, size_t cap, void **s, void *ud)
@@ -417,6 +488,9 @@ int main(void)
         cmocka_unit_test(test_offers_in_order),
         cmocka_unit_test(test_bomb),
         cmocka_unit_test(test_corrupt_stream),
+        cmocka_unit_test(test_rsv1_on_control_frames),
+        cmocka_unit_test(test_rsv1_on_continuation),
+        cmocka_unit_test(test_rsv1_on_route_without_extension),
         cmocka_unit_test(test_custom_extension),
         cmocka_unit_test(test_stacked_extensions),
     };

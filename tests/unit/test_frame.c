@@ -185,6 +185,18 @@ static void test_rsv_allowed_when_claimed(void **state)
     assert_true(out.done);
     assert_int_equal(d.rsv, 4);
     free(out.payload);
+    /* A claim covers a data message's first frame only: the same bit on a
+     * control frame or a continuation is a protocol error. */
+    static const uint8_t not_first[] = {8, 9, 10, 0};
+    for (size_t i = 0; i < ARRAY_LEN(not_first); i++) {
+        n = wsf_build(f, true, 4, not_first[i], "", 0, (const uint8_t *)"abcd");
+        ws__fdec_init(&d, true, 0);
+        d.rsv_allowed = 4;
+        decode(&d, f, n, 0, &out);
+        free(out.payload);
+        assert_int_equal(out.err, WS_EPROTO);
+        assert_int_equal(d.close_code, 1002);
+    }
 }
 
 static void test_error_is_sticky(void **state)
