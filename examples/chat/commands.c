@@ -101,7 +101,9 @@ int chat_parse_json(const char *data, size_t len, chat_cmd *c)
     else if (!type)
         rc = error(c, "expected an object with a \"type\"");
     else if (strcmp(type, "message") == 0 && text)
-        rc = set(c, CMD_MESSAGE, NULL, text, strlen(text));
+        /* The same commands as text mode: "/whisper bob x" from an old or a
+         * third-party client is a whisper, never a broadcast. */
+        rc = chat_parse_text(text, strlen(text), c);
     else if (strcmp(type, "whisper") == 0 && text && str(o, "to") && strlen(str(o, "to")) < 64)
         rc = set(c, CMD_WHISPER, str(o, "to"), text, strlen(text));
     else if (strcmp(type, "rename") == 0 && str(o, "name") && strlen(str(o, "name")) < 64)

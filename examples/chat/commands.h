@@ -23,8 +23,10 @@ typedef struct chat_cmd {
  * starting with '/' is a message. Returns 0 (free with chat_cmd_free). */
 int chat_parse_text(const char *line, size_t len, chat_cmd *out);
 /* JSON mode: {"type":"message","text":...}, {"type":"whisper","to":...,
- * "text":...}, {"type":"rename","name":...}, {"type":"users"}. Malformed
- * input gives CMD_ERROR, never a crash. */
+ * "text":...}, {"type":"rename","name":...}, {"type":"users"}. The text of
+ * a "message" goes through chat_parse_text, so a command typed into any
+ * client means the same everywhere. Malformed input gives CMD_ERROR, never
+ * a crash. */
 int chat_parse_json(const char *data, size_t len, chat_cmd *out);
 void chat_cmd_free(chat_cmd *c);
 

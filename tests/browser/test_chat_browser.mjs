@@ -67,10 +67,62 @@ const usersOf = (page) => page.$$eval("#users li", (lis) => lis.map((li) => li.d
 async function join(browser, url, name, viewport) {
   const page = await browser.newPage({ viewport });
   await page.goto(url);
+  // Only the join card before a name is picked: no user list, no room.
+  check(`${name}: before joining only the join card shows`,
+    await page.isVisible("#join") && !(await page.isVisible("#room")) && !(await page.isVisible("#users")) &&
+    !(await page.isVisible("#count")));
   await page.fill("#name", name);
   await page.click("#join button");
   await page.waitForSelector("#log li.system");
+  check(`${name}: after joining the room and user list show`,
+    await page.isVisible("#room") && await page.isVisible("#count") && !(await page.isVisible("#join")));
   return page;
+}
+
+// Waits until a page's log has a line containing `text`.
+const waitLine = (page, text, timeout = 10000) =>
+  page.waitForFunction((t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent.includes(t)),
+    text, { timeout });
+const hasLine = async (page, text) => (await logOf(page)).some((l) => l.includes(text));
+
+// Whispers typed as commands, by the page and by a client that sends the
+// command as plain message text: bob gets them, carol never does.
+async function typedWhispers(browser, url, alice, bob) {
+  const carol = await join(browser, url, "carol", { width: 800, height: 600 });
+  await alice.waitForFunction(() => document.querySelectorAll("#users li").length === 3);
+  await alice.fill("#text", "/whisper bob psst, typed");
+  await alice.press("#text", "Enter");
+  await waitLine(bob, "psst, typed");
+  check("/whisper typed in the page reaches bob as a whisper",
+    (await logOf(bob)).includes("whisper|alice→ bobpsst, typed"));
+  check("alice sees her copy of the typed whisper", await hasLine(alice, "psst, typed"));
+  // An old or third-party client: the command inside a plain "message".
+  await alice.evaluate(async (port) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/chat?name=mallory`, "chat.json");
+    await new Promise((res) => { ws.onopen = res; });
+    ws.send(JSON.stringify({ type: "message", text: "/whisper bob raw psst" }));
+    ws.send(JSON.stringify({ type: "message", text: "mallory is done" }));
+    await new Promise((res) => setTimeout(res, 300));
+    ws.close();
+  }, new URL(url).port);
+  await waitLine(carol, "mallory is done");
+  await waitLine(bob, "raw psst");
+  check("a command in a JSON message is a whisper to bob", (await logOf(bob)).includes("whisper|mallory→ bobraw psst"));
+  // alice's next broadcast reaches carol after anything alice sent before it.
+  await alice.fill("#text", "everyone hears this");
+  await alice.press("#text", "Enter");
+  await waitLine(carol, "everyone hears this");
+  check("carol never sees a whisper to bob", !(await hasLine(carol, "psst")), JSON.stringify(await logOf(carol)));
+  // /help lists the commands from the page's table; a bad one says its usage.
+  await carol.fill("#text", "/help");
+  await carol.press("#text", "Enter");
+  await waitLine(carol, "/whisper NAME text");
+  check("/help lists the commands", await hasLine(carol, "/name NEW") && await hasLine(carol, "/users"));
+  await carol.fill("#text", "/whisper bob");
+  await carol.press("#text", "Enter");
+  await waitLine(carol, "usage: /whisper NAME text");
+  check("an incomplete /whisper is refused with its usage, not sent", !(await hasLine(bob, "carol→")));
+  await carol.close();
 }
 
 const { proc, url } = await start();
@@ -109,6 +161,8 @@ try {
   const a = await logOf(alice), b = await logOf(bob);
   check("alice's log is exact", a.length === 4, JSON.stringify(a));
   check("bob's log is exact", b.length === 3, JSON.stringify(b));
+
+  await typedWhispers(browser, url, alice, bob);
 
   await alice.screenshot({ path: `${artifacts}/chat-alice-desktop.png` });
   await bob.screenshot({ path: `${artifacts}/chat-bob-phone.png` });

@@ -121,18 +121,45 @@ $("join").addEventListener("submit", (e) => {
   $("text").focus();
 });
 
+// Every text command the terminal chat knows, in one table: what the page
+// sends for it, and what /help prints. A line starting with "/" that is not
+// here goes to the server as it is, so a command the server learns later
+// still works (the server parses the text of a "message" event too).
+const COMMANDS = [
+  { name: "/whisper", usage: "/whisper NAME text", help: "a private message to NAME only",
+    build: (args) => {
+      const m = args.match(/^(\S+)\s+([\s\S]*\S[\s\S]*)$/);
+      return m ? { type: "whisper", to: m[1], text: m[2] } : null;
+    } },
+  { name: "/name", usage: "/name NEW", help: "change your name",
+    build: (args) => (args.trim() ? { type: "rename", name: args.trim() } : null) },
+  { name: "/users", usage: "/users", help: "who is online", build: () => ({ type: "users" }) },
+  { name: "/help", usage: "/help", help: "this list", local: true },
+];
+
+function showHelp() {
+  add("system help", [[null, "Commands:"]]);
+  for (const c of COMMANDS) add("system help", [["usage", c.usage], [null, " — " + c.help]]);
+  add("system help", [[null, "Click a name to whisper to it."]]);
+}
+
+// The request for one typed line, or a string saying what was wrong.
+function requestFor(text) {
+  const m = text.match(/^(\/\S+)(?:\s+([\s\S]*))?$/);
+  const cmd = m && COMMANDS.find((c) => c.name === m[1].toLowerCase());
+  if (!cmd) return state.target ? { type: "whisper", to: state.target, text } : { type: "message", text };
+  if (cmd.local) { showHelp(); return null; }
+  return cmd.build(m[2] || "") || "usage: " + cmd.usage;
+}
+
 $("send").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = $("text");
   const text = input.value;
   if (!text.trim() || !state.ws || state.ws.readyState !== WebSocket.OPEN) return;
-  const slash = text.match(/^\/name\s+(\S+)/);
-  let req;
-  if (slash) req = { type: "rename", name: slash[1] };
-  else if (text.trim() === "/users") req = { type: "users" };
-  else if (state.target) req = { type: "whisper", to: state.target, text };
-  else req = { type: "message", text };
-  state.ws.send(JSON.stringify(req));
+  const req = requestFor(text);
+  if (typeof req === "string") add("error", [[null, req]]);
+  else if (req) state.ws.send(JSON.stringify(req));
   input.value = "";
 });
 
