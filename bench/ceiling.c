@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ceiling: the smallest epoll TCP server that does the same job with no
  * protocol at all. echo: every byte comes straight back. fanout: every chunk
  * read from any connection is written to every connection. Whatever a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libwschat load generator: drives a WebSocket (or, with --raw, a plain TCP)
  * server and reports throughput, latency and the server's CPU time and RSS
  * per operation, read from /proc/<pid>. Every echoed or broadcast payload is

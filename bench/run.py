@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """One command for every benchmark figure: installs what it needs (Debian's
 libwebsockets-dev, npm ws and bun), builds a release tree, runs each
 workload against the raw-TCP ceiling, libwschat (callback and sequential

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI smoke for the benchmark tools (not a measurement): the load generator
 # against the ceiling and examples/echo with tiny counts, payloads verified.
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libwschat: a C11 WebSocket server library.
  *
  * The one header applications include. Start with docs/api.md; each header

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the coroutine smoke test with the AArch64 assembly switch under
 # qemu-user, so the switch for a CPU CI does not have is still executed.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The kqueue backend cannot run on Linux; this keeps it compiling (with
 # -Werror) as the code around it changes, against a stand-in <sys/event.h>
 # declaring only the kqueue API it uses.

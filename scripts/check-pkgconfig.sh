@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs a build into a scratch prefix and compiles an outside program
 # against it with nothing but pkg-config, as a user would.
 set -euo pipefail

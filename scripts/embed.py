@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Turns files into a C array of web assets, so a binary can serve its web
 client with no files beside it. Usage: embed.py OUT.c OUT.h FILE..."""
 import os

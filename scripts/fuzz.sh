@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang (ASan + UBSan, the library itself
 # coverage-instrumented) and fuzzes each for SECONDS (default 20), starting
 # from the committed seed corpus. Exits non-zero on any finding; a crash

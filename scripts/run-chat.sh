@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The quick start's first command: build libwschat and run the chat server.
 # Usage: scripts/run-chat.sh [--port N] [other examples/chat flags]
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The quick start's second command, and what .ci/run calls: installs what it
 # needs, then builds and tests twice: a -Werror build, and an
 # AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with
@@ -19,7 +20,8 @@ count_log() { # tally a meson testlog.json
   [ -f "$log" ] || return 0
   local p f
   p=$(grep -c '"result": "OK"' "$log" || true)
-  f=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
+  # This script installed every tool, so a skipped test is a failure here.
+  f=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS|SKIP)"' "$log" || true)
   passed=$((passed + p))
   failed=$((failed + f))
 }
@@ -34,8 +36,10 @@ build_and_test() { # dir, meson options...
   if [ ! -d "$dir" ]; then
     meson setup "$dir" -Dwerror=true "$@" >/dev/null || { failed=$((failed + 1)); echo "FAILED: setup $dir"; return; }
   fi
-  if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
-    tail -40 "$dir.build.log"; failed=$((failed + 1)); echo "FAILED: build $dir"; return
+  # The log stays inside the build directory (meson-logs/), out of git.
+  local blog="$dir/meson-logs/build.log"
+  if ! ninja -C "$dir" >"$blog" 2>&1; then
+    tail -40 "$blog"; failed=$((failed + 1)); echo "FAILED: build $dir"; return
   fi
   meson test -C "$dir" --num-processes 2 --timeout-multiplier "${TIMEOUT_MULT:-1}" \
     | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
@@ -48,7 +52,7 @@ show_failures() { # the end of each failed test's output, so a red run says why
 import json, sys
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    if t.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
+    if t.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS", "SKIP"):
         out = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
         print(f"---- {t['name']}: {t['result']} ({t.get('duration', 0):.1f} s), last lines:")
         print("\n".join("   " + l for l in out[-60:]))
@@ -70,6 +74,7 @@ step "builds without zlib (-Ddeflate=disabled)" bash -c \
 step "fuzzing: each target ${FUZZ_SECONDS:-20} s (clang, ASan+UBSan)" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 step "kqueue backend compiles (stand-in header)" scripts/check-kqueue-compiles.sh
 step "AArch64 coroutine switch under qemu" scripts/check-coro-aarch64.sh
+step "the lines this change touches follow .clang-format" scripts/check-format.sh
 step "exported symbols carry the ws_ prefix" tests/abi/check_symbols.sh "$root/build-ci/lib/libwschat.so"
 
 echo "$passed passed, $failed failed"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Peer: the same echo ("/") and chat ("/chat") behaviour on Bun.
 let lastId = 0;
 let users = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Peer for bench/run.py: the echo ("/") and chat ("/chat") behaviour of
  * examples/echo and examples/chat, on Debian's libwebsockets (4.1), written
  * the way lws's own minimal examples do it: a message is queued and sent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Peer: the same echo ("/") and chat ("/chat") behaviour on Node's ws.
 import { WebSocketServer } from "ws";
 import http from "node:http";

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Step 1: an echo route. Ktor:
  *   webSocket("/chat") { for (frame in incoming) ... outgoing.send(Frame.Text(text)) } */
 #include <wschat.h>

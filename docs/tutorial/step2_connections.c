@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Step 2: keep the set of open connections. Ktor uses a synchronized set
  * and try/finally; a ws_group is thread-safe and a session leaves it by
  * itself when it ends, so there is no finally to write. */

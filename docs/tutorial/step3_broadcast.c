@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Step 3: propagate every message to all connections. The frame is encoded
  * once and shared by every recipient's send queue. */
 #include <wschat.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Step 4: names. Ktor's Connection class takes "user${lastId.getAndIncrement()}"
  * from an AtomicInteger; a C11 atomic does the same across loop threads. */
 #include <stdatomic.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Step 5: the same chat as event callbacks: no stack per session, the
  * fastest way to serve many idle connections. Ktor's onConnect / onMessage /
  * onClose / onError map to on_open / on_message / on_close / on_error. */

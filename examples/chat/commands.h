@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Chat protocol: what a client line or JSON object asks for, and the JSON
  * events the server sends. Pure functions, no sockets: unit-tested alone. */
 #ifndef CHAT_COMMANDS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/chat: the broadcast chat of the Ktor tutorial, in C, and more.
  *
  * /chat keeps Ktor's transcript: "You are connected! There are N users

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "room.h"
 
 #include <jansson.h>

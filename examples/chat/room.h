@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The chat room: who is connected, under which name, in which format. All
  * functions are thread-safe (one mutex); sessions may live on any loop. */
 #ifndef CHAT_ROOM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Command-line flags and logging shared by the example servers. */
 #ifndef EXAMPLES_CLI_H
 #define EXAMPLES_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/echo: the echo servers of the Ktor documents, in C.
  *
  *   /      plain echo of every text and binary message (conformance target)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libwschat: visibility and C++ guards shared by every public header. */
 #ifndef WSCHAT_API_H
 #define WSCHAT_API_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 6455 close codes and the reason a session ended. */
 #ifndef WSCHAT_CLOSE_H
 #define WSCHAT_CLOSE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libwschat error codes.
  *
  * Every fallible function returns 0 (WS_OK) on success or one of the negative

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* WebSocket extensions (RFC 6455 section 9): a public interface, and
  * permessage-deflate (RFC 7692) built on nothing but that interface.
  *

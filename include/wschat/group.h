@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_group: a thread-safe set of sessions with broadcast.
  *
  * A broadcast encodes the frame once. On each loop thread, the broadcasts to

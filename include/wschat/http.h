@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Plain HTTP GET routes next to WebSocket routes: enough to serve a web
  * client. Each response closes the connection (no keep-alive). */
 #ifndef WSCHAT_HTTP_H

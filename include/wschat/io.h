@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pluggable I/O backend.
  *
  * A backend is a poller plus a byte transport: the built-in ones are "epoll"

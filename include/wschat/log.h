@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The log hook: the library never prints; it hands messages to this hook. */
 #ifndef WSCHAT_LOG_H
 #define WSCHAT_LOG_H

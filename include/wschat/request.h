@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Facts about the HTTP request that opened a session or asked an HTTP route:
  * path, query, headers, cookies, peer address.
  *

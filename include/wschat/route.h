@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Routes: a path served by a sequential handler or by event callbacks.
  *
  * Registration (every function here) must happen before ws_server_start, on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The server: configuration, lifecycle, and thread-safe access to sessions
  * by id.
  *

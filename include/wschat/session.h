@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A WebSocket session: send, receive, close, and what it knows of its
  * request.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutine lifecycle, stack pool and AddressSanitizer fiber annotations.
  * The register switch itself is in switch_<arch>.S, or ucontext (below)
  * where no assembly exists for the target. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stackful coroutines for sequential handlers. A coroutine runs on an
  * mmap'd stack with a PROT_NONE guard page below it, so a handler that
  * overflows its stack faults instead of corrupting a neighbour's. Not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Context switch for AArch64 (AAPCS64).
  *
  * void ws__coro_switch(void **save_sp, void *load_sp)

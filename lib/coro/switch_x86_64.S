@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Context switch for x86-64 System V.
  *
  * void ws__coro_switch(void **save_sp, void *load_sp)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* permessage-deflate (RFC 7692) over zlib, built only on the public
  * ws_extension interface. Memory: a session that keeps no context (our
  * default) holds no zlib state between messages; compressors and inflaters

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built without zlib: permessage-deflate is not available. */
 #include "wschat/error.h"
 #include "wschat/ext.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ext/deflate_params.h"
 
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* permessage-deflate parameter negotiation (RFC 7692 section 7), pure and
  * testable without zlib. */
 #ifndef WS_EXT_DEFLATE_PARAMS_H

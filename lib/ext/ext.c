@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The negotiation driver and the extension chain. Extensions see only the
  * public ws_extension interface. */
 #include "ext/ext.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Extension negotiation and the per-session chain of accepted extensions,
  * plugged into the connection engine as its transform. */
 #ifndef WS_EXT_EXT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Registry of the backends this build compiled. WS_DEFAULT_BACKEND comes from
  * the io_backend meson option ("auto" picks the best the platform has). */
 #include "io/backend.h"

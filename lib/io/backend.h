@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The compiled-in backends (see backend.c for the default order). */
 #ifndef WS_IO_BACKEND_H
 #define WS_IO_BACKEND_H

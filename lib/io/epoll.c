@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linux epoll backend: the poller half of ws_io_backend; the transport is
  * the shared socket code. Level-triggered, so a callback that stops reading
  * early (backpressure, fairness) is called again on the next iteration. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* BSD/macOS kqueue backend: the poller half of ws_io_backend over kevent(2);
  * the transport is the shared socket code. Read and write interest are two
  * separate kqueue filters, so add/mod/del translate the loop's event mask

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One event loop: fd watchers, timers, tasks posted from other threads, and a
  * hook run just before each poll (where the server flushes every session it
  * wrote to during the iteration: one writev per connection per iteration). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The in-memory backend: a virtual network of byte pipes and a virtual
  * clock, shared by the server's loops and the test's clients through a
  * ws_mem_net. Nothing here touches a socket or the real clock, so whole

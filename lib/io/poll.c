@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* POSIX poll() backend: works everywhere, O(n) per wait. The pollfd array is
  * kept dense; `slot` maps an fd to its index so add/mod/del are O(1). */
 #include "io/backend.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* accept4() is a GNU extension on Linux. */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket transport shared by the epoll, kqueue and poll backends: the
  * ws_io_backend transport functions over real non-blocking TCP sockets. */
 #ifndef WS_IO_SOCK_H

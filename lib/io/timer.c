@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "io/timer.h"
 #include "util/array.h"
 #include "wschat/error.h"

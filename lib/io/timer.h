@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Min-heap of timers keyed by due time; each timer knows its heap slot, so
  * re-arming or cancelling is O(log n) without searching. */
 #ifndef WS_IO_TIMER_H

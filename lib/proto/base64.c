@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/base64.h"
 
 static const char alphabet[] =

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Base64 (RFC 4648, standard alphabet, padded). */
 #ifndef WS_PROTO_BASE64_H
 #define WS_PROTO_BASE64_H

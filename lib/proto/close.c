@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/close.h"
 #include "proto/utf8.h"
 #include "wschat/close.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Close frame payloads (RFC 6455 5.5.1, 7.4). */
 #ifndef WS_PROTO_CLOSE_H
 #define WS_PROTO_CLOSE_H

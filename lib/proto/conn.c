@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Message reassembly, control frames and the close handshake on top of the
  * frame decoder. Every protocol failure goes through ws__conn_fail(), so the
  * close code on the wire and the state change can never disagree. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sans-I/O WebSocket connection engine (server side).
  *
  * Bytes in (ws__conn_feed), events out through typed callbacks, frames out

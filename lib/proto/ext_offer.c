@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/ext_offer.h"
 
 #include <string.h>

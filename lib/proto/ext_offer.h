@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sec-WebSocket-Extensions parser (RFC 6455 9.1): a list of extensions, each
  * with parameters whose values are tokens or quoted strings. One pass, linear
  * in the input; quoted values are unescaped into a caller scratch buffer. */

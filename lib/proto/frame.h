@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 6455 frame layer: opcodes, the incremental decoder, the header encoder. */
 #ifndef WS_PROTO_FRAME_H
 #define WS_PROTO_FRAME_H

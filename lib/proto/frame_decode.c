@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Incremental frame decoder: bytes may arrive split anywhere. Header bytes are
  * kept in a 14-byte array; payload is never copied, only unmasked in place. */
 #include "proto/frame.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/handshake.h"
 #include "proto/base64.h"
 #include "proto/sha1.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The RFC 6455 opening handshake, server side: request validation, the
  * Sec-WebSocket-Accept value, subprotocol choice and the response bytes. */
 #ifndef WS_PROTO_HANDSHAKE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/http_parser.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 request-head parser (RFC 9112). Slices point into the caller's
  * buffer; nothing is allocated. It is incremental in the picohttpparser sense:
  * call it again with more bytes and `*scanned` lets it resume the search for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/mask.h"
 
 #include <string.h>

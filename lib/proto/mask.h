@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* XOR (un)masking of frame payloads (RFC 6455 5.3), the receive hot loop. */
 #ifndef WS_PROTO_MASK_H
 #define WS_PROTO_MASK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/sha1.h"
 
 #include <string.h>

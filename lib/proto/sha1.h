@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SHA-1 (FIPS 180-4), only for Sec-WebSocket-Accept. */
 #ifndef WS_PROTO_SHA1_H
 #define WS_PROTO_SHA1_H

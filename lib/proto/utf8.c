@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "proto/utf8.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Incremental UTF-8 validator (RFC 3629): fails at the first byte that cannot
  * start or continue a valid sequence, so a bad text message is refused while
  * it is still arriving (Autobahn 6.x "fail fast"). */

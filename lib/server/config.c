@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_config defaults (the single place they are written down in code; the
  * same numbers are in server.h and docs/security.md). */
 #include "server/server_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_group: membership under one mutex; a broadcast encodes its frame once
  * and adds it to a per-loop batch that every member on that loop receives
  * as one shared chunk (below). Members are referred to by id outside their

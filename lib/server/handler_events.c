@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Callback routes: the event callbacks are called straight from the loop,
  * with no stack per session. */
 #include "server/session.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sequential handlers: each session's handler runs on its own coroutine.
  * ws_recv parks the coroutine (wait = RECV) and returns to the loop; a
  * message or the session's end resumes it. Resumes only ever start from the

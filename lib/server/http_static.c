@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Plain HTTP routes and the static-file helper. Files are read whole (up to
  * MAX_STATIC bytes) on the loop thread: meant for a web client's handful of
  * small files, not for bulk downloads. */

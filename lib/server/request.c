@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request facts: path, query parameters, headers, cookies, peer. */
 #include "server/request.h"
 #include "wschat/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The request facts a session keeps: a copy of the head and a compact
  * header index into it. */
 #ifndef WS_SERVER_REQUEST_H

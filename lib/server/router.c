@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "server/router.h"
 #include "util/array.h"
 #include "wschat/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The route table: exact-path WebSocket and HTTP routes, prefix static
  * routes. Filled before start, read-only afterwards (so loops read it
  * without locks). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "server/sendq.h"
 #include "wschat/error.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-session send queue. Small frames are coalesced into the tail chunk;
  * a broadcast frame is shared by reference (a refcounted blob), so N
  * recipients cost N pointers, not N copies. Flushing is one writev of up to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Server lifecycle, the listener, workers (one loop thread each), and
  * thread-safe access to sessions by id. */
 #include "proto/utf8.h"

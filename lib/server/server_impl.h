@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The server and its workers (one event loop thread each). */
 #ifndef WS_SERVER_SERVER_IMPL_H
 #define WS_SERVER_SERVER_IMPL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The connection state machine. Every path that ends a connection goes
  * through close_fd(), and every path that ends a WebSocket session through
  * ws__session_end(), so "exactly once" holds by construction. A session is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Session state machine: HTTP head -> WebSocket open -> drain -> linger ->
  * dead, with one timer for every deadline of the current phase. */
 #ifndef WS_SERVER_SESSION_H

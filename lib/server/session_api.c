@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public session functions. Calls from the session's own loop thread act
  * at once; calls from any other thread are posted to that loop by id. */
 #include "proto/utf8.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SIGINT/SIGTERM for ws_server_run without any global state: the signals
  * are blocked in every server thread and a dedicated thread takes them with
  * sigwait(), then calls ws_server_stop() like any other thread would. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growing the fd-indexed tables (watchers, interest masks, slots): every
  * loop and backend keeps one, and they all grow the same way. */
 #ifndef WS_UTIL_ARRAY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growable byte buffer with a hard cap: the cap is checked before any
  * allocation, so hostile input can never grow it past the configured limit. */
 #ifndef WS_UTIL_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_strerror() and friends, generated from the WS_ERROR_MAP table. */
 #include "wschat/error.h"
 #include "wschat/close.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef WS_UTIL_ERROR_INTERNAL_H
 #define WS_UTIL_ERROR_INTERNAL_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "util/format.h"
 #include "wschat/error.h"
 

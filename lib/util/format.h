@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* printf into a caller's small buffer, or the heap when it does not fit:
  * the formatted sends use it so a short message costs no allocation. */
 #ifndef WS_UTIL_FORMAT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Log dispatch: formats only when a hook is set and the level passes. */
 #ifndef WS_UTIL_LOG_H
 #define WS_UTIL_LOG_H

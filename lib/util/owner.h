@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Finding the struct that embeds a member (timers in sessions, loops in
  * workers): the member needs no back pointer, which per connection adds up. */
 #ifndef WS_UTIL_OWNER_H

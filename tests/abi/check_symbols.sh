@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fails if the shared library exports any symbol without the ws_ prefix.
 set -euo pipefail
 lib=$1

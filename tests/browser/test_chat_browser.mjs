@@ -1,12 +1,19 @@
+// SPDX-License-Identifier: MIT
 // The chat web client in real headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core): two pages join under different names, exchange
 // a message and a whisper, and each sees exactly what it should.
 // Also: Chromium's own permessage-deflate against examples/echo.
 // Usage: node test_chat_browser.mjs CHAT_BIN ARTIFACT_DIR [ECHO_BIN]
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+
+// A missing tool skips the test (exit 77) with one line saying what to
+// install; scripts/test.sh installs everything and counts a skip as a failure.
+const skip = (why) => { console.log(`SKIP: ${why}`); process.exit(77); };
+if (!existsSync("/usr/bin/chromium")) skip("Chromium missing: apt-get install chromium, or run scripts/test.sh");
+const { chromium } = await import("playwright-core").catch(() =>
+  skip("npm packages missing: run npm ci in tests/browser, or scripts/test.sh"));
 
 const [chatBin, artifacts, echoBin] = process.argv.slice(2, 5);
 mkdirSync(artifacts, { recursive: true });

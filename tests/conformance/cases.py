@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The conformance cases: Autobahn TestSuite's fuzzing-client cases, by their
 numbers and descriptions, written again from the RFC for this suite. Each
 case is an async function (conn factory) -> (verdict, detail).

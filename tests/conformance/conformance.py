@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Autobahn-style conformance run against examples/echo's "/" route.
 
 Usage: conformance.py ECHO_BIN [--style handler|events] [--no-deflate]

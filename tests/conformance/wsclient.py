@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A deliberately low-level WebSocket client for conformance testing: it
 writes exactly the bytes a case asks for (invalid ones included), chopped as
 asked, and records every frame and the way the connection ended."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/chat's command parser: text lines and JSON requests mean the
  * same thing, so no client can turn a whisper into a broadcast. */
 #include "support/test.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Hostile clients and faults against the real binaries. Every scenario
 checks that a well-behaved bystander keeps its exact behaviour, that the
 server's memory stays within a stated bound, and that the server survives.
@@ -16,9 +17,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "conformance"))
-import websockets  # noqa: E402
-from harness import bounded, check, raise_nofile, run, server  # noqa: E402
+from harness import bounded, check, need, raise_nofile, run, server  # noqa: E402
 from wsclient import close_payload, connect, frame  # noqa: E402
+
+websockets = need("websockets", "python3-websockets")
 
 ap = argparse.ArgumentParser()
 ap.add_argument("echo")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the frame decoder and connection engine on arbitrary
  * client bytes, in chunks whose sizes come from the input itself. Checks
  * invariants: output stays bounded, no message beyond the limit is ever

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the HTTP head parser, the handshake checks and the
  * extension-offer parser on arbitrary bytes, fed whole and then in two parts
  * (the split point comes from the first input byte). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: permessage-deflate's decode on arbitrary bytes, through
  * the public extension interface, with a small output limit; then the
  * round trip encode -> decode must give the input back. First input byte:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: a whole server session on the in-memory backend.
  * Arbitrary client bytes (after a valid upgrade, when the first input byte
  * says so) are written in input-chosen chunks while the server steps and the

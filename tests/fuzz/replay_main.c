@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs a fuzz target over every file of its seed corpus (and any crash
  * reproducer kept there), so the normal test run keeps past findings
  * fixed without needing clang or libFuzzer. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers for integration tests: start a real server binary on a free
 port, read the port back from its first line, and always stop it by PID."""
 import asyncio
@@ -11,6 +12,22 @@ import sys
 import time
 
 RESULTS = {"passed": 0, "failed": 0}
+SKIP = 77  # meson's exit code for a skipped test
+
+
+def skip(reason):
+    """Ends the test as skipped, with one line saying what to install."""
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def need(module, package):
+    """Imports a module the test cannot run without, or skips the test."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        skip(f"{module} missing: apt-get install {package}, or run scripts/test.sh")
 
 
 def raise_nofile(n):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A decompression bomb against examples/echo: a compressed frame that
 inflates to 1 GiB must be refused with 1009 after at most max_message_size
 (16 MiB) of output, the server's memory must stay flat, and other clients
@@ -10,9 +11,9 @@ import os
 import struct
 import zlib
 
-import websockets
+from harness import bounded, check, need, run, server
 
-from harness import bounded, check, run, server
+websockets = need("websockets", "python3-websockets")
 
 ap = argparse.ArgumentParser()
 ap.add_argument("binary")

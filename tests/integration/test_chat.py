@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """examples/chat over loopback with Python's websockets: Ktor's transcript
 word for word, then names, whispers, /users, JSON mode, malformed input,
 the served web client, the Origin hook, and unique names across threads."""
@@ -8,9 +9,9 @@ import json
 import urllib.error
 import urllib.request
 
-import websockets
+from harness import bounded, check, need, run, server
 
-from harness import bounded, check, run, server
+websockets = need("websockets", "python3-websockets")
 
 ap = argparse.ArgumentParser()
 ap.add_argument("binary")

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """examples/echo over loopback with Python's websockets (Debian
 python3-websockets): every route's exact strings, both styles, every
 backend, 1 and 2 threads, 2,000 concurrent connections, and SIGTERM."""
@@ -7,9 +8,9 @@ import asyncio
 import os
 import signal
 
-import websockets
+from harness import bounded, check, need, run, server
 
-from harness import bounded, check, run, server
+websockets = need("websockets", "python3-websockets")
 
 ap = argparse.ArgumentParser()
 ap.add_argument("binary")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* permessage-deflate: parameter negotiation (RFC 7692 section 7), whole
  * compressed sessions with and without context takeover, stacking through
  * the public extension API, and the decompression-bomb limit. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Whole sessions on the in-memory backend, for both handler styles: the same
  * behaviours are checked against a sequential handler and against event
  * callbacks. The virtual clock makes every timeout test exact. */

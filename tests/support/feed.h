@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scripted byte feeding (after wslay's scripted_data_feed): the same input is
  * delivered whole, one byte at a time, and in seeded random splits, so every
  * incremental parser is exercised at every boundary. */

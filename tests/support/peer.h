@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A client for whole-session tests on the in-memory backend: it writes the
  * HTTP request and masked frames itself and parses the server's frames, and
  * it drives the server with ws_server_step(), so every test is

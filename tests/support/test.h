@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Common includes for cmocka tests. */
 #ifndef WS_TEST_H
 #define WS_TEST_H

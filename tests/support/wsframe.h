@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Builds client frames (masked) for tests, and parses server frames. */
 #ifndef WS_TEST_WSFRAME_H
 #define WS_TEST_WSFRAME_H

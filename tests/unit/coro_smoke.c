@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A dependency-free coroutine check, for targets where cmocka is not at
  * hand: scripts/check-coro-aarch64.sh cross-compiles it with the AArch64
  * switch and runs it under qemu-user. Exits non-zero on any mismatch. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The connection engine: reassembly, control frames, close handshake and the
  * close codes each violation must produce, under every input split. */
 #include "support/test.h"

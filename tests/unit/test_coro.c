@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutines: ping-pong between loop and coroutine, many at once, stack reuse
  * through the pool, floating-point state preserved across switches. */
 #include "support/test.h"

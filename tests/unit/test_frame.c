@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Frame decoder and encoder: every length form and boundary, every rule that
  * fails a connection, and byte-at-a-time input. */
 #include "support/test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP head parsing and the upgrade handshake: good and bad vectors, limits,
  * byte-at-a-time arrival, and the exact statuses each fault must produce. */
 #include "support/test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "support/test.h"
 #include "proto/utf8.h"
 

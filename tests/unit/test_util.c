@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util/: the formatted-text helper and the fd-table growth helper. */
 #include "support/test.h"
 #include "util/array.h"

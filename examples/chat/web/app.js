@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libwschat chat client: JSON mode (subprotocol "chat.json"), presence,
 // whispers by clicking a name, reconnect with exponential backoff.
 "use strict";

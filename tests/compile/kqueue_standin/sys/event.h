@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stand-in for BSD <sys/event.h>, only to compile-check lib/io/kqueue.c on Linux. */
 #include <stdint.h>
 #include <time.h>
