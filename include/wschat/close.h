@@ -26,24 +26,32 @@ enum ws_close_code {
 
 /* Why a session ended. */
 typedef enum ws_close_cause {
-    WS_CAUSE_NONE = 0,       /* session has not ended */
-    WS_CAUSE_PEER,           /* the client sent a close frame first */
-    WS_CAUSE_LOCAL,          /* the application called ws_close() or its handler returned */
-    WS_CAUSE_PROTOCOL,       /* the client broke RFC 6455; we failed the connection */
-    WS_CAUSE_TIMEOUT,        /* idle, pong or close-handshake timeout */
-    WS_CAUSE_IO,             /* TCP reset, EOF without close frame, write error */
-    WS_CAUSE_SHUTDOWN,       /* server stopping: 1001 sent to everyone */
-    WS_CAUSE_OVERLOAD        /* send queue past its hard limit: 1008 */
+    WS_CAUSE_NONE = 0, /* session has not ended */
+    WS_CAUSE_PEER,     /* the client sent a close frame first */
+    WS_CAUSE_LOCAL,    /* the application called ws_close() or its handler returned */
+    WS_CAUSE_PROTOCOL, /* the client broke RFC 6455; we failed the connection */
+    WS_CAUSE_TIMEOUT,  /* idle, pong or close-handshake timeout */
+    WS_CAUSE_IO,       /* TCP reset, EOF without close frame, write error */
+    WS_CAUSE_SHUTDOWN, /* server stopping: 1001 sent to everyone */
+    WS_CAUSE_OVERLOAD, /* send queue past its hard limit: 1008 */
+    WS_CAUSE_CONNECT   /* a client's connection attempt failed before it opened */
 } ws_close_cause;
 
 /* The close reason of an ended session. `code` is the code of the close frame
  * that ended it (the peer's if the peer closed first, ours otherwise), or 1006
  * when no close frame was exchanged. `reason` is NUL-terminated UTF-8 of at most
- * 123 bytes. */
+ * 123 bytes.
+ *
+ * For a client's failed connection attempt (cause WS_CAUSE_CONNECT), code is
+ * 1006, err says why (WS_ECONNREFUSED, WS_ETIMEDOUT, WS_ESTATUS, WS_EACCEPT,
+ * ... see error.h), http_status is the server's status when it answered
+ * something other than 101 (else 0), and reason is the status line's reason
+ * phrase or a description of what went wrong. */
 typedef struct ws_close_reason {
     uint16_t code;
+    uint16_t http_status;
     ws_close_cause cause;
-    int err;                 /* ws_err behind PROTOCOL / IO / TIMEOUT, else 0 */
+    int err; /* ws_err behind PROTOCOL / IO / TIMEOUT / CONNECT, else 0 */
     char reason[124];
 } ws_close_reason;
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "client.h"
 #include "server.h"
 #include "session.h"
 
@@ -23,8 +24,11 @@ WS_BEGIN_DECLS
 
 typedef struct ws_group ws_group;
 
-/* Creates an empty group tied to srv. NULL on ENOMEM. */
+/* Creates an empty group tied to srv (whose sessions, server and client
+ * alike, may join it). NULL on ENOMEM. */
 WS_API ws_group *ws_group_new(ws_server *srv);
+/* The same for the sessions of a client (client.h). */
+WS_API ws_group *ws_client_group_new(ws_client *cl);
 /* Releases the group (members are not closed). Broadcasts already made
  * are still delivered; the memory goes when the last member has left. Call
  * before ws_server_free, when no other thread uses the group. */

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "api.h"
@@ -53,6 +54,15 @@ typedef struct ws_io_backend {
     void (*close)(void *state, int fd);
     /* Monotonic milliseconds. NULL means CLOCK_MONOTONIC. */
     uint64_t (*now_ms)(void *state);
+    /* Client transport; both NULL for a backend that cannot connect (then
+     * connecting fails with WS_ENOTSUP). connect starts a non-blocking
+     * connection to addr and returns its fd (possibly still connecting), or
+     * an error such as WS_ECONNREFUSED; peer gets "ip:port". Once the fd is
+     * writable, connect_result returns 0 if the connection is established,
+     * else its error. */
+    int (*connect)(void *state, const struct sockaddr *addr, unsigned addrlen, char *peer,
+                   size_t peer_cap);
+    int (*connect_result)(void *state, int fd);
 } ws_io_backend;
 
 /* Finds a backend compiled into this build by name ("epoll", "poll",
@@ -89,6 +99,17 @@ WS_API void ws_mem_close(ws_mem_net *net, int client);
 WS_API void ws_mem_reset(ws_mem_net *net, int client);
 /* 1 once the server has closed the client's connection. */
 WS_API int ws_mem_server_closed(ws_mem_net *net, int client);
+/* The other way round, for testing a client: the test listens on `port`
+ * (0 = pick one; *bound gets it) and accepts what the library's client
+ * sessions connect there. ws_mem_listen returns 0, WS_EADDRINUSE or
+ * WS_ENOMEM. ws_mem_accept returns a handle (as ws_mem_connect's, with
+ * the test on the server's end: ws_mem_write sends to the client, and
+ * ws_mem_read, ws_mem_close, ws_mem_reset, ws_mem_server_closed (here: the
+ * client closed) and ws_mem_set_window act on that end), or WS_EAGAIN when
+ * nobody is waiting. ws_mem_unlisten stops listening. */
+WS_API int ws_mem_listen(ws_mem_net *net, int port, int *bound);
+WS_API int ws_mem_accept(ws_mem_net *net, int port);
+WS_API void ws_mem_unlisten(ws_mem_net *net, int port);
 /* Advances the virtual clock. */
 WS_API void ws_mem_advance(ws_mem_net *net, uint64_t ms);
 /* Sets how many bytes the server may write to this client before its writes

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A WebSocket session: send, receive, close, and what it knows of its
- * request.
+/* A WebSocket session, server or client: send, receive, close, and what
+ * it knows of its handshake.
  *
  * Threading and lifetime: a ws_session pointer is valid on its own loop
  * thread from the start of the handler (or on_open) until the handler returns
@@ -22,6 +22,8 @@
 #include "server.h"
 
 WS_BEGIN_DECLS
+
+typedef struct ws_client ws_client;
 
 typedef enum ws_msg_type {
     WS_MSG_CONTINUATION = 0,   /* only from ws_recv_frame */
@@ -96,9 +98,17 @@ WS_API int ws_on_close(ws_session *s, ws_close_fn cb, void *ud);
 
 /* --- Facts -------------------------------------------------------------- */
 WS_API ws_session_id ws_session_get_id(const ws_session *s);
+/* The server whose loops the session lives on (a server session, or a
+ * client session opened with ws_server_connect), else NULL. */
 WS_API ws_server *ws_session_server(const ws_session *s);
+/* The ws_client of a session opened with ws_connect, else NULL. */
+WS_API ws_client *ws_session_client(const ws_session *s);
+/* true for a session this side opened (a client connection). */
+WS_API bool ws_session_is_client(const ws_session *s);
 /* The opening request, or NULL once a callback route released it (after
- * on_open, unless ws_route_keep_request). */
+ * on_open, unless ws_route_keep_request). For a client session: the
+ * server's 101 response (its headers; the path and query are the URL's),
+ * released the same way by a callback connection after on_open. */
 WS_API const ws_request *ws_session_request(const ws_session *s);
 /* The negotiated subprotocol, or NULL. */
 WS_API const char *ws_session_protocol(const ws_session *s);

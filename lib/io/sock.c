@@ -63,6 +63,14 @@ int ws__sock_listen(void *state, const char *addr, int port, int backlog, int *b
     return fd;
 }
 
+static void no_delay(int fd)
+{
+    int one = 1;
+    /* Frames are flushed once per loop iteration already; Nagle would only
+     * add latency on top of that batching. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -93,12 +101,47 @@ int ws__sock_accept(void *state, int lfd, char *peer, size_t peer_cap)
 #endif
     if (fd < 0)
         return ws__from_errno(errno);
-    int one = 1;
-    /* Frames are flushed once per loop iteration already; Nagle would only add
-     * latency on top of that batching. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    no_delay(fd);
     format_peer(&ss, peer, peer_cap);
     return fd;
+}
+
+int ws__sock_connect(void *state, const struct sockaddr *addr, unsigned addrlen, char *peer,
+                     size_t peer_cap)
+{
+    (void)state;
+    int fd = socket(addr->sa_family, SOCK_STREAM, 0);
+    if (fd < 0)
+        return ws__from_errno(errno);
+    if (set_flags(fd) < 0) {
+        close(fd);
+        return WS_ESYS;
+    }
+    no_delay(fd);
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    if (connect(fd, addr, (socklen_t)addrlen) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return ws__from_errno(e);
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, addr, addrlen < sizeof ss ? addrlen : sizeof ss);
+    format_peer(&ss, peer, peer_cap);
+    return fd;
+}
+
+int ws__sock_connect_result(void *state, int fd)
+{
+    (void)state;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return ws__from_errno(errno);
+    return err ? ws__from_errno(err) : 0;
 }
 
 long ws__sock_read(void *state, int fd, void *buf, size_t len)

@@ -5,6 +5,7 @@
 #define WS_IO_SOCK_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 int ws__sock_listen(void *state, const char *addr, int port, int backlog, int *bound_port);
@@ -13,6 +14,9 @@ long ws__sock_read(void *state, int fd, void *buf, size_t len);
 long ws__sock_writev(void *state, int fd, const struct iovec *iov, int iovcnt);
 void ws__sock_shutdown(void *state, int fd);
 void ws__sock_close(void *state, int fd);
+int ws__sock_connect(void *state, const struct sockaddr *addr, unsigned addrlen, char *peer,
+                     size_t peer_cap);
+int ws__sock_connect_result(void *state, int fd);
 
 /* A self-pipe (eventfd on Linux) for wake(): fds[0] is polled, write to fds[1]. */
 int ws__wakefd_open(int fds[2]);
@@ -20,8 +24,9 @@ void ws__wakefd_close(int fds[2]);
 void ws__wakefd_signal(int fd);
 void ws__wakefd_drain(int fd);
 
-#define WS__SOCK_TRANSPORT                                                   \
-    .listen = ws__sock_listen, .accept = ws__sock_accept, .read = ws__sock_read, \
-    .writev = ws__sock_writev, .shutdown = ws__sock_shutdown, .close = ws__sock_close
+#define WS__SOCK_TRANSPORT                                                             \
+    .listen = ws__sock_listen, .accept = ws__sock_accept, .read = ws__sock_read,       \
+    .writev = ws__sock_writev, .shutdown = ws__sock_shutdown, .close = ws__sock_close, \
+    .connect = ws__sock_connect, .connect_result = ws__sock_connect_result
 
 #endif

@@ -4,7 +4,6 @@
  * close code on the wire and the state change can never disagree. */
 #include "proto/conn.h"
 #include "proto/close.h"
-#include "proto/mask.h"
 #include "wschat/close.h"
 #include "wschat/error.h"
 
@@ -22,7 +21,7 @@ void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *c
     c->frame_mode = cfg->frame_mode;
     c->cb = cb;
     c->ud = ud;
-    ws__fdec_init(&c->dec, true, cfg->max_frame);
+    ws__fdec_init(&c->dec, cfg->client ? WS__MASK_FORBIDDEN : WS__MASK_REQUIRED, cfg->max_frame);
     /* One byte over the limit: room for the NUL after a full-size message. */
     ws__buf_init(&c->msg, cfg->max_message ? cfg->max_message + 1 : 0);
     c->mask_seed = (uint32_t)(uintptr_t)c ^ 0x9E3779B9u;
@@ -90,16 +89,19 @@ static uint8_t *terminate(ws__buf *b)
     return b->data;
 }
 
-static void next_key(ws__conn *c, uint8_t key[4])
+static int next_key(ws__conn *c, uint8_t key[4])
 {
+    if (c->cb->mask_key)
+        return c->cb->mask_key(c->ud, key);
     /* xorshift32: masking by a server is only a Ktor-parity option, the key
-     * needs no cryptographic strength here. */
+     * needs no cryptographic strength there. */
     uint32_t x = c->mask_seed;
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
     c->mask_seed = x;
     memcpy(key, &x, 4);
+    return 0;
 }
 
 static int write_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t op, const uint8_t *p, size_t len)
@@ -107,21 +109,14 @@ static int write_frame(ws__conn *c, bool fin, uint8_t rsv, uint8_t op, const uin
     uint8_t hdr[WS__MAX_HEADER];
     if (!c->cfg->mask_outgoing) {
         size_t hlen = ws__frame_header(hdr, fin, rsv, op, len, NULL);
-        return c->cb->write(c->ud, hdr, hlen, p, len);
+        return c->cb->write(c->ud, hdr, hlen, p, len, NULL);
     }
     uint8_t key[4];
-    next_key(c, key);
+    int rc = next_key(c, key);
+    if (rc < 0)
+        return rc;
     size_t hlen = ws__frame_header(hdr, fin, rsv, op, len, key);
-    uint8_t *tmp = NULL;
-    if (len) {
-        if (!(tmp = malloc(len)))
-            return WS_ENOMEM;
-        memcpy(tmp, p, len);
-        ws__mask(tmp, len, key, 0);
-    }
-    int rc = c->cb->write(c->ud, hdr, hlen, tmp, len);
-    free(tmp);
-    return rc;
+    return c->cb->write(c->ud, hdr, hlen, p, len, key);
 }
 
 static int send_close(ws__conn *c, uint16_t code, const char *reason, size_t len)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The sans-I/O WebSocket connection engine (server side).
+/* The sans-I/O WebSocket connection engine, for either role.
  *
  * Bytes in (ws__conn_feed), events out through typed callbacks, frames out
  * through the `write` callback. It knows nothing of sockets or loops; the
@@ -35,12 +35,19 @@ typedef struct ws__conn_cb {
     /* The peer's close frame arrived (code 1005 if it had none). */
     void (*peer_close)(void *ud, uint16_t code, const uint8_t *reason, size_t len);
     /* Outgoing frame bytes: header then payload; either part may be empty.
-     * Returns 0 or a negative ws_err (queue full, out of memory). */
-    int (*write)(void *ud, const uint8_t *hdr, size_t hlen, const uint8_t *payload, size_t plen);
+     * With `mask` (4 bytes) the payload goes on the wire masked with it: the
+     * consumer masks its copy (the engine never copies a payload to mask
+     * it). Returns 0 or a negative ws_err (queue full, out of memory). */
+    int (*write)(void *ud, const uint8_t *hdr, size_t hlen, const uint8_t *payload, size_t plen,
+                 const uint8_t *mask);
     /* Optional: 1 while the output is congested. Pongs are then coalesced
      * into one pending pong (RFC 6455 5.5.3 allows answering only the most
      * recent ping), sent by ws__conn_flush_pong. */
     int (*congested)(void *ud);
+    /* A client's masking key for the next frame, from a CSPRNG (RFC 6455
+     * 5.3: unpredictable). Returns 0 or a ws_err. NULL: a server's keys for
+     * its (non-RFC) masking option come from a cheap generator instead. */
+    int (*mask_key)(void *ud, uint8_t key[4]);
 } ws__conn_cb;
 
 /* Message-level transform hook for extensions (permessage-deflate): turns a
@@ -60,7 +67,8 @@ typedef struct ws__conn_config {
     uint64_t max_frame;     /* 0 = no limit */
     size_t max_message;     /* 0 = no limit */
     size_t fragment_size;   /* split outgoing messages larger than this; 0 = never */
-    bool mask_outgoing;     /* Ktor's `masking`: not RFC-compliant for servers */
+    bool mask_outgoing;     /* a client; or a server with Ktor's (non-RFC) `masking` */
+    bool client;            /* received frames must be unmasked (they are the server's) */
     bool frame_mode;        /* initial mode: deliver data frames, not messages */
 } ws__conn_config;
 

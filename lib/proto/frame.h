@@ -52,7 +52,7 @@ typedef struct ws__fdec {
     uint8_t key_off;       /* 0..3: the mask phase */
     uint16_t close_code;   /* set on error */
     uint8_t rsv_allowed;   /* RSV bits (0x4 = RSV1 ...) an extension claimed */
-    bool require_mask;     /* servers require masked client frames */
+    uint8_t mask_rule;     /* a ws__mask_rule */
     bool fin;
     uint8_t rsv;           /* 3 bits, RSV1 = 0x4 */
     uint8_t opcode;
@@ -60,7 +60,12 @@ typedef struct ws__fdec {
     bool empty_pending;    /* a zero-length payload still to report */
 } ws__fdec;
 
-void ws__fdec_init(ws__fdec *d, bool require_mask, uint64_t max_frame);
+/* What masking the decoder accepts: a server requires masked frames from
+ * its clients, a client refuses masked frames from its server (RFC 6455
+ * 5.1: both fail the connection with 1002). */
+enum { WS__MASK_ANY = 0, WS__MASK_REQUIRED = 1, WS__MASK_FORBIDDEN = 2 };
+
+void ws__fdec_init(ws__fdec *d, int mask_rule, uint64_t max_frame);
 
 /* Feeds bytes. `*used` receives how many bytes were consumed. Payload is
  * unmasked in place, so `in` must be writable. Returns a ws__fdec_result or

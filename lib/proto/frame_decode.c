@@ -7,10 +7,10 @@
 
 #include <string.h>
 
-void ws__fdec_init(ws__fdec *d, bool require_mask, uint64_t max_frame)
+void ws__fdec_init(ws__fdec *d, int mask_rule, uint64_t max_frame)
 {
     memset(d, 0, sizeof *d);
-    d->require_mask = require_mask;
+    d->mask_rule = (uint8_t)mask_rule;
     d->max_frame = max_frame;
 }
 
@@ -61,7 +61,8 @@ static int check_first_two(ws__fdec *d)
         return fail(d, WS_EPROTO, 1002);
     if (WS__IS_CONTROL(d->opcode) && (!d->fin || (b1 & 0x7F) > WS__MAX_CONTROL_PAYLOAD))
         return fail(d, WS_EPROTO, 1002);
-    if (d->require_mask && !d->masked)
+    if (d->mask_rule == WS__MASK_REQUIRED ? !d->masked
+                                          : d->mask_rule == WS__MASK_FORBIDDEN && d->masked)
         return fail(d, WS_EPROTO, 1002);
     return 0;
 }

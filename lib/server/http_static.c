@@ -2,7 +2,7 @@
 /* Plain HTTP routes and the static-file helper. Files are read whole (up to
  * MAX_STATIC bytes) on the loop thread: meant for a web client's handful of
  * small files, not for bulk downloads. */
-#include "server/session.h"
+#include "server/server_impl.h"
 #include "wschat/error.h"
 
 #include <errno.h>

@@ -68,7 +68,7 @@ static int check(ws_server *srv, const char *path)
 {
     if (!srv || !path || path[0] != '/')
         return WS_EINVAL;
-    if (atomic_load(&srv->state) != WS__SRV_NEW)
+    if (atomic_load(&srv->host.state) != WS__HOST_NEW || srv->host.workers)
         return WS_ESTATE;
     return 0;
 }
@@ -79,6 +79,10 @@ static int add(ws_server *srv, ws__route *r, const char *path)
     if (!r->path)
         return WS_ENOMEM;
     r->path_len = strlen(path);
+    /* Sessions read these through their handler (session/handler.h). */
+    r->h.path = r->path;
+    r->h.ping_period_ms = srv->host.cfg.ping_period_ms;
+    r->h.timeout_ms = srv->host.cfg.timeout_ms;
     int rc = ws__router_add(&srv->routes, r);
     if (rc) {
         free(r->path);
@@ -92,7 +96,7 @@ int ws_route(ws_server *srv, const char *path, ws_handler_fn handler, void *app)
     int rc = check(srv, path);
     if (rc || !handler)
         return rc ? rc : WS_EINVAL;
-    ws__route r = {.kind = WS__ROUTE_SEQ, .handler = handler, .app = app};
+    ws__route r = {.kind = WS__ROUTE_SEQ, .h = {.kind = WS__H_SEQ, .fn = handler, .app = app}};
     return add(srv, &r, path);
 }
 
@@ -101,7 +105,7 @@ int ws_route_events(ws_server *srv, const char *path, const ws_event_callbacks *
     int rc = check(srv, path);
     if (rc || !cb)
         return rc ? rc : WS_EINVAL;
-    ws__route r = {.kind = WS__ROUTE_EVENTS, .cb = *cb, .app = app};
+    ws__route r = {.kind = WS__ROUTE_EVENTS, .h = {.kind = WS__H_EVENTS, .cb = *cb, .app = app}};
     return add(srv, &r, path);
 }
 
@@ -147,8 +151,8 @@ int ws_route_protocols(ws_server *srv, const char *path, const char *const *prot
         return rc;
     if ((n && !protocols) || n > 255)
         return WS_EINVAL;
-    r->protocols = protocols;
-    r->nprotocols = n;
+    r->h.protocols = protocols;
+    r->h.nprotocols = n;
     return 0;
 }
 
@@ -179,7 +183,7 @@ int ws_server_extension(ws_server *srv, const ws_extension *ext)
 {
     if (!srv || !ext || !ext->name || !ext->negotiate)
         return WS_EINVAL;
-    if (atomic_load(&srv->state) != WS__SRV_NEW)
+    if (atomic_load(&srv->host.state) != WS__HOST_NEW || srv->host.workers)
         return WS_ESTATE;
     if (srv->nexts == sizeof srv->exts / sizeof srv->exts[0])
         return WS_ENOMEM;
@@ -211,7 +215,7 @@ int ws_route_keep_request(ws_server *srv, const char *path, bool keep)
     ws__route *r = ws_route_of(srv, path, &rc);
     if (!r)
         return rc;
-    r->keep_request = keep;
+    r->h.keep_request = keep;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "session/handler.h"
 #include "wschat/http.h"
 #include "wschat/ext.h"
 #include "wschat/route.h"
@@ -18,19 +19,15 @@ typedef struct ws__route {
     char *path;
     size_t path_len;
     ws__route_kind kind;
-    ws_handler_fn handler;
-    ws_event_callbacks cb;
+    ws__handler h; /* WebSocket routes: what runs their sessions */
     ws_http_fn http;
-    void *app;
-    const char *const *protocols;
-    size_t nprotocols;
+    void *app; /* HTTP routes */
     ws_upgrade_fn hook;
     void *hook_app;
     char *dir;            /* static routes */
     const ws_extension *exts[4]; /* route-only extensions */
     size_t nexts;
-    bool no_exts;         /* ws_route_no_extensions */
-    bool keep_request;    /* keep the request after on_open (callback routes) */
+    bool no_exts; /* ws_route_no_extensions */
 } ws__route;
 
 typedef struct ws__router {

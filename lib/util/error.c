@@ -43,6 +43,10 @@ int ws__from_errno(int e)
     case EMFILE: case ENFILE: return WS_EMFILE;
     case ETIMEDOUT: return WS_ETIMEDOUT;
     case ENOENT: return WS_ENOTFOUND;
+    case ECONNREFUSED: return WS_ECONNREFUSED;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN: return WS_ENETUNREACH;
     case EPIPE: case ECONNRESET: case ECONNABORTED: case ENOTCONN: case EIO:
         return WS_EIO;
     default: return WS_ESYS;
@@ -51,8 +55,8 @@ int ws__from_errno(int e)
 
 const char *ws_close_cause_name(ws_close_cause cause)
 {
-    static const char *const names[] = {
-        "none", "peer", "local", "protocol", "timeout", "io", "shutdown", "overload"};
+    static const char *const names[] = {"none", "peer",     "local",    "protocol", "timeout",
+                                        "io",   "shutdown", "overload", "connect"};
     if ((unsigned)cause < sizeof names / sizeof names[0])
         return names[cause];
     return "unknown";

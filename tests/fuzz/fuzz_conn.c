@@ -47,11 +47,13 @@ static int on_message(void *ud, uint8_t op, bool fin, uint8_t *p, size_t n)
     return 0;
 }
 
-static int on_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
+static int on_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl,
+                    const uint8_t *mask)
 {
     sink *s = ud;
     (void)h;
     (void)p;
+    (void)mask;
     s->out += hl + pl;
     return s->out > (1u << 20) ? -12 : 0;
 }
@@ -66,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws__conn c;
     ws__conn_config cfg = {.max_frame = MAX_MSG, .max_message = MAX_MSG,
                            .frame_mode = (data[0] & 1) != 0};
-    static const ws__conn_cb cb = {on_message, NULL, NULL, on_write, NULL};
+    static const ws__conn_cb cb = {on_message, NULL, NULL, on_write, NULL, NULL};
     ws__conn_init(&c, &cfg, &cb, &s);
     size_t step = (size_t)(data[0] >> 1) + 1;
     const uint8_t *p = data + 1;

@@ -65,14 +65,15 @@ static void on_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t
     r->peer_code = code;
 }
 
-static int on_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
+static int on_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl,
+                    const uint8_t *mask)
 {
     rec *r = ud;
     if (r->out_len + hl + pl > sizeof r->out)
         return WS_EFULL;
     memcpy(r->out + r->out_len, h, hl);
-    if (pl)
-        memcpy(r->out + r->out_len + hl, p, pl);
+    for (size_t i = 0; i < pl; i++) /* masked here, as the send queue does */
+        r->out[r->out_len + hl + i] = mask ? p[i] ^ mask[i & 3] : p[i];
     r->out_len += hl + pl;
     return 0;
 }
@@ -81,7 +82,7 @@ static rec *rec_new(size_t max_message)
 {
     rec *r = calloc(1, sizeof *r);
     r->cfg = (ws__conn_config){.max_frame = 0, .max_message = max_message};
-    static const ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write, NULL};
+    static const ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write, NULL, NULL};
     ws__conn_init(&r->c, &r->cfg, &cb, r);
     return r;
 }

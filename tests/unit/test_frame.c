@@ -61,7 +61,7 @@ static void roundtrip_len(size_t len, size_t step)
     uint8_t *frame = malloc(len + 14);
     size_t n = wsf_client(frame, true, WS__OP_BINARY, payload, len);
     ws__fdec d;
-    ws__fdec_init(&d, true, 0);
+    ws__fdec_init(&d, WS__MASK_REQUIRED, 0);
     decoded out;
     decode(&d, frame, n, step, &out);
     assert_int_equal(out.err, 0);
@@ -117,7 +117,7 @@ static void test_decode_len_above_4g(void **state)
     (void)state;
     uint8_t hdr[14] = {0x82, 0xFF, 0, 0, 0, 1, 0, 0, 0, 7, 1, 2, 3, 4};
     ws__fdec d;
-    ws__fdec_init(&d, true, 0);
+    ws__fdec_init(&d, WS__MASK_REQUIRED, 0);
     size_t used;
     ws__fdec_event ev;
     assert_int_equal(ws__fdec_feed(&d, hdr, sizeof hdr, &used, &ev), WS__FD_HEADER);
@@ -130,7 +130,7 @@ static void expect_error(const uint8_t *frame, size_t n, bool require_mask, uint
 {
     for (size_t step = 0; step <= 1; step++) {
         ws__fdec d;
-        ws__fdec_init(&d, require_mask, max);
+        ws__fdec_init(&d, require_mask ? WS__MASK_REQUIRED : WS__MASK_ANY, max);
         decoded out;
         decode(&d, frame, n, step, &out);
         free(out.payload);
@@ -178,7 +178,7 @@ static void test_rsv_allowed_when_claimed(void **state)
     uint8_t f[32];
     size_t n = wsf_build(f, true, 4, 1, "hi", 2, (const uint8_t *)"abcd");
     ws__fdec d;
-    ws__fdec_init(&d, true, 0);
+    ws__fdec_init(&d, WS__MASK_REQUIRED, 0);
     d.rsv_allowed = 4;
     decoded out;
     decode(&d, f, n, 0, &out);
@@ -191,7 +191,7 @@ static void test_rsv_allowed_when_claimed(void **state)
     static const uint8_t not_first[] = {8, 9, 10, 0};
     for (size_t i = 0; i < ARRAY_LEN(not_first); i++) {
         n = wsf_build(f, true, 4, not_first[i], "", 0, (const uint8_t *)"abcd");
-        ws__fdec_init(&d, true, 0);
+        ws__fdec_init(&d, WS__MASK_REQUIRED, 0);
         d.rsv_allowed = 4;
         decode(&d, f, n, 0, &out);
         free(out.payload);
@@ -206,7 +206,7 @@ static void test_error_is_sticky(void **state)
     uint8_t f[16];
     size_t n = wsf_build(f, true, 0, 1, "hi", 2, NULL);
     ws__fdec d;
-    ws__fdec_init(&d, true, 0);
+    ws__fdec_init(&d, WS__MASK_REQUIRED, 0);
     size_t used;
     ws__fdec_event ev;
     assert_int_equal(ws__fdec_feed(&d, f, n, &used, &ev), WS_EPROTO);
@@ -221,7 +221,7 @@ static void test_rfc_examples(void **state)
     (void)state;
     uint8_t masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
     ws__fdec d;
-    ws__fdec_init(&d, true, 0);
+    ws__fdec_init(&d, WS__MASK_REQUIRED, 0);
     decoded out;
     decode(&d, masked_hello, sizeof masked_hello, 1, &out);
     assert_true(out.done);

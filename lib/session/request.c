@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Request facts: path, query parameters, headers, cookies, peer. */
-#include "server/request.h"
+#include "session/request.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -45,9 +45,12 @@ void ws__request_free(ws_request *r)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 

@@ -3,8 +3,8 @@
  * a broadcast frame is shared by reference (a refcounted blob), so N
  * recipients cost N pointers, not N copies. Flushing is one writev of up to
  * WS__SENDQ_IOV chunks. */
-#ifndef WS_SERVER_SENDQ_H
-#define WS_SERVER_SENDQ_H
+#ifndef WS_SESSION_SENDQ_H
+#define WS_SESSION_SENDQ_H
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -24,19 +24,19 @@ void ws__blob_unref(ws__blob *b);
 
 typedef struct ws__chunk {
     struct ws__chunk *next;
-    ws__blob *blob;      /* shared bytes, or NULL for inline data */
-    size_t off;          /* bytes already written */
-    size_t len;          /* bytes in the chunk */
-    size_t cap;          /* inline capacity */
+    ws__blob *blob; /* shared bytes, or NULL for inline data */
+    size_t off;     /* bytes already written */
+    size_t len;     /* bytes in the chunk */
+    size_t cap;     /* inline capacity */
     uint8_t data[];
 } ws__chunk;
 
 /* Recycled chunks, one cache per loop (so no locking): the hot path then
  * allocates nothing per message. Bounded, so a burst does not pin memory. */
 typedef struct ws__chunk_cache {
-    ws__chunk *inline_free;   /* WS__CHUNK_MIN-byte inline chunks */
+    ws__chunk *inline_free; /* WS__CHUNK_MIN-byte inline chunks */
     size_t n_inline;
-    ws__chunk *ref_free;      /* bare chunks that reference a blob */
+    ws__chunk *ref_free; /* bare chunks that reference a blob */
     size_t n_ref;
 } ws__chunk_cache;
 
@@ -44,7 +44,7 @@ typedef struct ws__chunk_cache {
 
 typedef struct ws__sendq {
     ws__chunk *head, *tail;
-    size_t bytes;        /* queued and unwritten */
+    size_t bytes;           /* queued and unwritten */
     ws__chunk_cache *cache; /* the owning loop's, or NULL */
 } ws__sendq;
 
@@ -57,6 +57,9 @@ void ws__chunk_cache_free(ws__chunk_cache *c);
 
 /* Appends a then b (either may be empty) as one copy. 0 or WS_ENOMEM. */
 int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen);
+/* The same, with b masked (RFC 6455 5.3) by the 4-byte mask if not NULL. */
+int ws__sendq_append_masked(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen,
+                            const uint8_t *mask);
 /* Appends a shared blob (takes a reference). 0 or WS_ENOMEM. */
 int ws__sendq_append_blob(ws__sendq *q, ws__blob *b);
 /* Writes as much as the transport takes. Returns bytes written (>= 0), or a

@@ -4,7 +4,7 @@
  * message or the session's end resumes it. Resumes only ever start from the
  * loop's own stack, never from inside another handler: a wake-up requested
  * while some coroutine runs is posted to the loop instead. */
-#include "server/session.h"
+#include "session/session.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -27,7 +27,7 @@ static void resume(ws_session *s)
 static void handler_main(void *arg)
 {
     ws_session *s = arg;
-    s->route->handler(s, s->route->app);
+    s->h->fn(s, s->h->app);
     /* Like Ktor: leaving the handler block closes the session normally. */
     if (!s->ended)
         ws__session_close(s, WS_CLOSE_NORMAL, NULL, WS_CAUSE_LOCAL);

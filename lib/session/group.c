@@ -5,7 +5,7 @@
  * own loop, so a member that ends before the batch goes out is skipped. */
 #include "proto/frame.h"
 #include "proto/utf8.h"
-#include "server/session.h"
+#include "session/session.h"
 #include "util/array.h"
 #include "util/format.h"
 #include "wschat/error.h"
@@ -21,8 +21,8 @@ typedef struct member {
 } member;
 
 struct ws_group {
-    ws_server *srv;
-    atomic_int refs;          /* the user's, each member's, a pending batch's, a task's */
+    ws__host *host;
+    atomic_int refs; /* the user's, each member's, a pending batch's, a task's */
     pthread_mutex_t mu;
     member *v;
     size_t n, cap;
@@ -39,14 +39,14 @@ static void group_unref(ws_group *g)
     }
 }
 
-ws_group *ws_group_new(ws_server *srv)
+ws_group *ws__group_new(ws__host *host)
 {
-    if (!srv)
+    if (!host)
         return NULL;
     ws_group *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
-    g->srv = srv;
+    g->host = host;
     atomic_init(&g->refs, 1);
     pthread_mutex_init(&g->mu, NULL);
     return g;
@@ -187,7 +187,7 @@ static size_t members_on(ws_group *g, ws__worker *w)
     bool short_of_memory = i < g->n;
     pthread_mutex_unlock(&g->mu);
     if (short_of_memory)
-        ws__log(&w->srv->log, WS_LOG_WARN, "broadcast: out of memory, some members miss a batch");
+        ws__log(&w->host->log, WS_LOG_WARN, "broadcast: out of memory, some members miss a batch");
     return k;
 }
 
@@ -197,7 +197,7 @@ static size_t members_on(ws_group *g, ws__worker *w)
 static int send_each_frame(ws_session *s, ws__blob *b)
 {
     ws__fdec d;
-    ws__fdec_init(&d, false, 0);
+    ws__fdec_init(&d, WS__MASK_ANY, 0);
     size_t off = 0;
     uint8_t op = 0;
     while (off < b->len || d.state == WS__FD_PAYLOAD) {
@@ -302,7 +302,7 @@ static int batch_add(ws__worker *w, ws_group *g, const uint8_t *h, size_t hl, co
 
 typedef struct bcast {
     ws_group *g;
-    ws__blob *frame;      /* encoded once, shared by every loop's task */
+    ws__blob *frame; /* encoded once, shared by every loop's task */
 } bcast;
 
 static void bcast_task(ws__loop *l, void *arg)
@@ -310,7 +310,8 @@ static void bcast_task(ws__loop *l, void *arg)
     bcast *b = arg;
     ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     if (batch_add(w, b->g, b->frame->data, b->frame->len, NULL, 0) < 0)
-        ws__log(&w->srv->log, WS_LOG_WARN, "broadcast dropped on loop %d: out of memory", w->index);
+        ws__log(&w->host->log, WS_LOG_WARN, "broadcast dropped on loop %d: out of memory",
+                w->index);
     ws__blob_unref(b->frame);
     group_unref(b->g);
     free(b);
@@ -352,7 +353,7 @@ int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
     uint8_t op = binary ? WS__OP_BINARY : WS__OP_TEXT;
     if (!binary && !ws__utf8_valid(data, len))
         return WS_EINVAL;
-    ws_server *srv = g->srv;
+    ws__host *srv = g->host;
     int nw = srv->nworkers;
     if (nw == 0)
         return 0; /* not started: nobody can be a member yet */

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* SIGINT/SIGTERM for ws_server_run without any global state: the signals
- * are blocked in every server thread and a dedicated thread takes them with
- * sigwait(), then calls ws_server_stop() like any other thread would. */
-#include "server/server_impl.h"
+/* SIGINT/SIGTERM for ws_server_run and ws_client_run without any global
+ * state: the signals are blocked in every loop thread and a dedicated
+ * thread takes them with sigwait(), then asks the host to stop like any
+ * other thread would. */
+#include "session/host.h"
 #include "wschat/error.h"
 
 #include <signal.h>
 
 static void *sig_main(void *arg)
 {
-    ws_server *srv = arg;
+    ws__host *srv = arg;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -21,11 +22,11 @@ static void *sig_main(void *arg)
         if (atomic_load(&srv->sig_exit))
             return NULL;
         ws__log(&srv->log, WS_LOG_INFO, "signal %d: stopping", sig);
-        ws_server_stop(srv);
+        ws__host_stop(srv);
     }
 }
 
-int ws__signals_start(ws_server *srv)
+int ws__signals_start(ws__host *srv)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -42,7 +43,7 @@ int ws__signals_start(ws_server *srv)
     return 0;
 }
 
-void ws__signals_stop(ws_server *srv)
+void ws__signals_stop(ws__host *srv)
 {
     if (!srv->sig_thread_started)
         return;

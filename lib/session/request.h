@@ -10,12 +10,12 @@
 #include "wschat/request.h"
 
 struct ws_request {
-    char *head;            /* the request head, owned */
-    char *path;            /* NUL-terminated copy of the path */
-    ws__slice query;       /* into head */
+    char *head;      /* the request head, owned */
+    char *path;      /* NUL-terminated copy of the path */
+    ws__slice query; /* into head */
     ws__http_header *headers;
     size_t nheaders;
-    const char *peer;      /* the session's peer string */
+    const char *peer; /* the session's peer string */
 };
 
 /* Copies what it needs from a parsed request (whose slices point into

@@ -2,7 +2,7 @@
 /* The public session functions. Calls from the session's own loop thread act
  * at once; calls from any other thread are posted to that loop by id. */
 #include "proto/utf8.h"
-#include "server/session.h"
+#include "session/session.h"
 #include "util/format.h"
 #include "wschat/error.h"
 
@@ -21,7 +21,7 @@ static int send_data(ws_session *s, uint8_t op, const void *data, size_t len)
     if (op == WS_MSG_TEXT && !ws__utf8_valid(data, len))
         return WS_EINVAL;
     if (!on_loop(s))
-        return ws_server_send(s->w->srv, s->id, op == WS_MSG_BINARY, data, len);
+        return ws__host_send(s->w->host, s->id, op == WS_MSG_BINARY, data, len);
     if (s->phase != WS__PH_OPEN || s->ended)
         return WS_ECLOSED;
     if (s->out_frag_open)
@@ -106,7 +106,7 @@ int ws_close(ws_session *s, uint16_t code, const char *reason)
     if (reason && !ws__utf8_valid((const uint8_t *)reason, strlen(reason)))
         return WS_EINVAL;
     if (!on_loop(s))
-        return ws_server_close_session(s->w->srv, s->id, code, reason);
+        return ws__host_close_session(s->w->host, s->id, code, reason);
     if (s->phase != WS__PH_OPEN || s->ended || s->conn.state != WS__CONN_OPEN)
         return WS_ECLOSED;
     ws__session_close(s, code, reason, WS_CAUSE_LOCAL);
@@ -138,24 +138,27 @@ int ws_on_close(ws_session *s, ws_close_fn cb, void *ud)
 }
 
 ws_session_id ws_session_get_id(const ws_session *s) { return s ? s->id : 0; }
-ws_server *ws_session_server(const ws_session *s) { return s ? s->w->srv : NULL; }
-const ws_request *ws_session_request(const ws_session *s)
+ws_server *ws_session_server(const ws_session *s) { return s ? s->w->host->server : NULL; }
+ws_client *ws_session_client(const ws_session *s) { return s ? s->w->host->client : NULL; }
+bool ws_session_is_client(const ws_session *s)
 {
-    return s ? s->req : NULL;
+    return s && s->role->conn_role == WS__ROLE_CLIENT;
 }
+const ws_request *ws_session_request(const ws_session *s) { return s ? s->req : NULL; }
 
 /* A session whose route let its request go answers WS_ESTATE, so "not
  * kept" is never mistaken for "not sent". */
 static int released(const ws_session *s) { return s && !s->req && s->conn_ready; }
 const char *ws_session_protocol(const ws_session *s)
 {
-    return s && s->proto ? s->route->protocols[s->proto - 1] : NULL;
+    return s && s->proto ? s->h->protocols[s->proto - 1] : NULL;
 }
 const char *ws_session_path(const ws_session *s)
 {
-    /* WebSocket routes match exactly, so the route's path is the request's. */
-    if (s && s->route && s->conn_ready)
-        return s->route->path;
+    /* WebSocket routes match exactly, so the route's path is the request's;
+     * a client's is its URL's. */
+    if (s && s->h && s->h->path && s->conn_ready)
+        return s->h->path;
     return ws_request_path(ws_session_request(s));
 }
 const char *ws_session_peer(const ws_session *s) { return s ? s->peer : NULL; }

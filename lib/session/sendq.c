@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "server/sendq.h"
+#include "session/sendq.h"
+#include "proto/mask.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -67,6 +68,12 @@ static void push(ws__sendq *q, ws__chunk *c)
 
 int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen)
 {
+    return ws__sendq_append_masked(q, a, alen, b, blen, NULL);
+}
+
+int ws__sendq_append_masked(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen,
+                            const uint8_t *mask)
+{
     size_t n = alen + blen;
     if (n == 0)
         return 0;
@@ -85,8 +92,11 @@ int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, si
     }
     if (alen)
         memcpy(t->data + t->len, a, alen);
-    if (blen)
+    if (blen) {
         memcpy(t->data + t->len + alen, b, blen);
+        if (mask) /* the copy into the queue is the one copy masking needs */
+            ws__mask(t->data + t->len + alen, blen, mask, 0);
+    }
     t->len += n;
     q->bytes += n;
     return 0;

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* ws_config defaults (the single place they are written down in code; the
  * same numbers are in server.h and docs/security.md). */
-#include "server/server_impl.h"
+#include "session/host.h"
 #include "wschat/error.h"
 
 #include <string.h>
 
 #define MiB (1024u * 1024u)
 
-#define DEFAULT(field, value) \
-    do {                      \
-        if (!out->field)      \
+#define DEFAULT(field, value)     \
+    do {                          \
+        if (!out->field)          \
             out->field = (value); \
     } while (0)
 
@@ -33,8 +33,8 @@ int ws__config_resolve(ws_config *out, const ws_config *in)
     DEFAULT(max_frame_size, 16 * MiB);
     DEFAULT(max_message_size, 16 * MiB);
     DEFAULT(send_high_water, 1 * MiB);
-    DEFAULT(send_hard_limit, out->max_message_size * 2 > 64 * MiB ? out->max_message_size * 2
-                                                                  : 64 * MiB);
+    DEFAULT(send_hard_limit,
+            out->max_message_size * 2 > 64 * MiB ? out->max_message_size * 2 : 64 * MiB);
     DEFAULT(max_connections, 100000);
     DEFAULT(max_header_bytes, 8192);
     DEFAULT(max_headers, 64);

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* A session of either role: connect (client) or handshake -> WebSocket open
+ * -> drain -> linger -> dead, with one timer for every deadline of the
+ * current phase. The role (lib/server, lib/client) owns the handshake
+ * phase through a small table of hooks; everything from the 101 on is
+ * here, and neither role is known to this layer. */
+#ifndef WS_SESSION_SESSION_H
+#define WS_SESSION_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ext/ext.h"
+#include "io/timer.h"
+#include "proto/conn.h"
+#include "session/handler.h"
+#include "session/host.h"
+#include "session/request.h"
+#include "session/sendq.h"
+#include "util/buf.h"
+#include "wschat/session.h"
+
+typedef enum {
+    WS__PH_CONNECT,   /* client: resolving the name, or connecting */
+    WS__PH_HANDSHAKE, /* server: reading the request head; client: the 101 */
+    WS__PH_OPEN,      /* WebSocket: conn OPEN or CLOSE_SENT */
+    WS__PH_DRAIN,     /* flushing the last bytes before closing */
+    WS__PH_LINGER,    /* write side shut; reading until EOF or deadline */
+    WS__PH_DEAD       /* fd closed; freed once the handler has returned */
+} ws__phase;
+
+typedef enum { WS__WAIT_NONE, WS__WAIT_RECV, WS__WAIT_DRAIN } ws__wait;
+
+/* What a role does before the session opens. */
+typedef struct ws__role {
+    int conn_role; /* WS__ROLE_SERVER or WS__ROLE_CLIENT: which engine configuration */
+    /* Bytes read in the HANDSHAKE phase. */
+    void (*hs_input)(ws_session *s, uint8_t *data, size_t len);
+    /* The CONNECT or HANDSHAKE phase's deadline passed. */
+    void (*hs_timeout)(ws_session *s);
+    /* CONNECT phase: the fd became writable (or failed). May be NULL. */
+    void (*connected)(ws_session *s);
+    /* The connection ended before the session opened, without the role
+     * having reported it (a reset, a read error, shutdown). May be NULL. */
+    void (*lost)(ws_session *s, int err);
+    /* The session is being freed: release what the role keeps (hs, and for
+     * a client its handler). May be NULL. */
+    void (*destroy)(ws_session *s);
+} ws__role;
+
+typedef struct ws__close_cb {
+    struct ws__close_cb *next;
+    ws_close_fn fn;
+    void *ud;
+} ws__close_cb;
+
+/* The close texts: allocated when closing starts, since an open session
+ * needs none of them (idle memory). */
+typedef struct ws__ending {
+    ws_close_reason reason; /* the final one, once ended */
+    char local_reason[124]; /* of a ws_close() in flight */
+    char peer_reason[124];  /* of the peer's close frame */
+} ws__ending;
+
+typedef struct ws__membership {
+    struct ws__membership *next;
+    struct ws_group *group;
+} ws__membership;
+
+/* Ordered for size (pointers, then the small fields together): idle memory
+ * per connection is mostly this struct. */
+struct ws_session {
+    ws__worker *w;
+    ws_session_id id;
+    const ws__role *role;
+    const ws__handler *h; /* what runs it; NULL until known (a server before routing) */
+    ws_request *req;      /* NULL once released (callback routes, after on_open) */
+    void *hs;             /* the role's handshake state, until open */
+    /* WebSocket phase. */
+    ws__conn conn;
+    ws__sendq q;
+    ws__timer timer;
+    uint64_t last_rx;
+    uint64_t next_ping;
+    uint64_t deadline;   /* connect, handshake, close-handshake, drain or linger deadline */
+    ws__ext_chain *exts; /* negotiated extensions, or NULL */
+    /* Sequential handler. */
+    ws__coro *co;
+    ws_msg *recv_out;
+    /* Input held back while the handler is not ready for it. */
+    uint8_t *held;
+    uint8_t *nul_at; /* byte overwritten by a text message's NUL */
+    /* Ending. */
+    ws__ending *ending; /* NULL until closing starts */
+    ws__close_cb *close_cbs;
+    ws__membership *groups;
+    void *data;
+    int fd; /* -1 while a client resolves its host name */
+    uint32_t held_off, held_len;
+    uint16_t busy;       /* loop callbacks running for it: defer free */
+    uint16_t local_code; /* code of a ws_close() in flight */
+    uint8_t local_cause; /* a ws_close_cause */
+    uint8_t phase;       /* a ws__phase */
+    uint8_t wait;        /* a ws__wait */
+    uint8_t mode;        /* 0 undecided, 1 messages, 2 frames */
+    uint8_t nul_saved;
+    uint8_t proto; /* negotiated subprotocol: index into h->protocols + 1, or 0 */
+    bool conn_ready;
+    bool above_hw;   /* send queue went over the high-water mark */
+    bool overloaded; /* over the hard limit: close with 1008 */
+    bool dirty;
+    bool reading;  /* read interest is on */
+    bool peer_eof; /* the peer shut its write side */
+    bool got_msg;
+    bool out_frag_open; /* ws_send_frame started a message not yet finished */
+    bool feeding;
+    bool ended;
+    char peer[]; /* "ip:port" */
+};
+
+/* --- For the roles ----------------------------------------------------------- */
+
+/* Creates a session on w in `phase` (CONNECT or HANDSHAKE) with fd (or -1)
+ * and room for a peer string of peer_cap bytes, initialised to peer. Takes
+ * a slot and counts the connection. Returns NULL on ENOMEM (the caller
+ * still owns fd). */
+ws_session *ws__session_new(ws__worker *w, const ws__role *role, ws__phase phase, int fd,
+                            const char *peer, size_t peer_cap);
+/* Gives a resolved client its connecting fd and watches it for writing. */
+int ws__session_set_fd(ws_session *s, int fd);
+/* Sets the deadline of the current (CONNECT / HANDSHAKE) phase. */
+void ws__session_set_deadline(ws_session *s, uint64_t due);
+/* Recomputes the fd's interest from the session's state. */
+void ws__session_watch(ws_session *s);
+/* The handshake succeeded: the engine starts (with this role's
+ * configuration and the negotiated extensions, which it takes), the
+ * handler or on_open runs, and `extra` (bytes that came after the head) is
+ * fed to it. s->h must be set. Returns 0, or a ws_err after closing. */
+int ws__session_open(ws_session *s, ws__ext_chain *exts, const uint8_t *extra, size_t n);
+/* Queues bytes as they are (an HTTP head). 0 or WS_ENOMEM. */
+int ws__session_queue_raw(ws_session *s, const void *a, size_t alen, const void *b, size_t blen);
+/* Flushes what is queued, then closes (an HTTP answer, a refusal). */
+void ws__session_drain(ws_session *s);
+/* Closes the connection now. err is what `lost` hears if the session
+ * never opened and the role had not reported it. */
+void ws__session_abort(ws_session *s, int err);
+/* The loop's clock. */
+static inline uint64_t ws__session_now(const ws_session *s) { return s->w->loop.now; }
+static inline const ws_config *ws__session_cfg(const ws_session *s) { return &s->w->host->cfg; }
+
+/* --- Within the session layer ------------------------------------------------- */
+
+/* Called after anything queued output for s: flushed before the next poll. */
+void ws__session_mark_dirty(ws_session *s);
+/* After bytes were appended to s's output: marks s dirty, and overloaded
+ * past the hard limit. */
+void ws__session_queued(ws_session *s);
+/* Where a new message for s goes: s->q, or, while s's own fragmented
+ * message (ws_send_frame) is unfinished, a queue that waits for its end.
+ * NULL on ENOMEM. */
+ws__sendq *ws__session_out_queue(ws_session *s);
+/* Moves what waited behind s's fragmented message to s->q (after its end). */
+void ws__session_undefer(ws_session *s);
+/* Drops what waited behind s's fragmented message (s is being freed). */
+void ws__session_drop_deferred(ws_session *s);
+/* Flushes every dirty session of w (the before-poll hook). */
+void ws__worker_flush(ws__loop *l, void *ud);
+/* Writes what s has queued now. */
+void ws__session_flush_now(ws_session *s);
+
+/* Post-send bookkeeping: overload close, backpressure. Returns the send's
+ * final result. */
+int ws__session_after_send(ws_session *s, int rc);
+
+/* Starts a close handshake for `cause`, or ends at once for causes that do
+ * not wait for the peer. */
+void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_close_cause cause);
+
+/* Ends the session exactly once: reason, groups, callbacks, handler wake-up. */
+void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const char *reason,
+                     int err);
+/* The error that goes with a cause, for the close reason. */
+int ws__cause_err(ws_close_cause cause);
+
+/* Input (session_io.c). */
+void ws__session_on_io(ws__loop *l, int fd, unsigned events, void *ud);
+/* Feeds input that was held back (after the handler became ready). */
+void ws__session_resume_input(ws_session *s);
+/* 1 if input was paused for a handler that was not ready (held or not). */
+bool ws__session_input_paused(const ws_session *s);
+/* Keeps bytes that came with the head for the engine, which is not ready
+ * for them yet. 0 or WS_ENOMEM. */
+int ws__session_hold_copy(ws_session *s, const uint8_t *a, size_t alen, const uint8_t *b,
+                          size_t blen);
+/* The engine's callbacks, for ws__session_open. */
+extern const ws__conn_cb ws__session_conn_cb;
+
+/* The close reason of an ended session. */
+const ws_close_reason *ws__session_reason(const ws_session *s);
+/* Frees the kept request (idempotent). */
+void ws__request_release(ws_session *s);
+/* Frees the session if nothing refers to it any more. */
+void ws__session_maybe_free(ws_session *s);
+
+/* Sequential handler glue (handler_seq.c). */
+int ws__seq_start(ws_session *s);
+/* Delivers a message to a waiting handler. Returns 1 if input must pause. */
+int ws__seq_deliver(ws_session *s, ws_msg *m);
+/* Wakes a handler waiting in recv or drain after the session ended. */
+void ws__seq_wake(ws_session *s);
+/* Resumes a handler that waited for the queue to drain. */
+void ws__seq_drained(ws_session *s);
+/* 1 if the handler can take a message now. */
+bool ws__seq_ready(const ws_session *s);
+
+/* Event callback glue (handler_events.c). */
+void ws__events_open(ws_session *s);
+void ws__events_message(ws_session *s, const ws_msg *m);
+void ws__events_end(ws_session *s);
+void ws__events_drained(ws_session *s);
+
+/* Closes every connection of w at once (end of the stop deadline). */
+void ws__worker_close_all(ws__worker *w);
+/* Worker shutdown step: close every session with 1001, abort the rest. */
+void ws__worker_begin_stop(ws__worker *w);
+
+/* A group on a host (ws_group_new and ws_client_group_new). */
+struct ws_group *ws__group_new(ws__host *host);
+/* Group membership bookkeeping (group.c). */
+void ws__group_leave_all(ws_session *s);
+/* Sends w's pending broadcast batch to its group's members on w. */
+void ws__group_batch_flush(ws__worker *w);
+/* Drops w's pending batch unsent (teardown). */
+void ws__group_batch_discard(ws__worker *w);
+/* Called before anything else is queued for s: a pending batch of one of
+ * its groups goes first, so s sees messages in the order they were sent. */
+void ws__group_before_send(ws_session *s);
+/* The cheap test in front of it, for every write path. */
+static inline void ws__session_before_output(ws_session *s)
+{
+    if (s->w->bgroup && s->groups)
+        ws__group_before_send(s);
+}
+
+#endif
