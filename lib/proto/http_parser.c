@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "proto/http_parser.h"
+#include "wschat/error.h"
 
 #include <string.h>
 #include <strings.h>
@@ -13,15 +14,10 @@ static int is_tchar(unsigned char c)
 
 static int is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
 
-/* Looks for CRLFCRLF from where the last call stopped. Also rejects a request
- * whose first bytes cannot be a method, so garbage gets its 400 at once
- * instead of waiting for the head limit or the handshake timeout. */
+/* Looks for CRLFCRLF from where the last call stopped. */
 static long find_end(const char *buf, size_t len, size_t *scanned)
 {
     size_t i = *scanned > 3 ? *scanned - 3 : 0;
-    for (size_t k = 0; k < len && k < 32 && buf[k] != ' '; k++)
-        if (!is_tchar((unsigned char)buf[k]))
-            return -400;
     for (; i + 4 <= len; i++) {
         const char *p = memchr(buf + i, '\r', len - i);
         if (!p)
@@ -83,12 +79,37 @@ static int parse_header(const char *p, const char *eol, ws__http_header *h)
     return 0;
 }
 
+/* The header lines from p to stop (the head's final CRLF excluded).
+ * Returns 0, -400 (malformed) or -431 (too many). */
+static int parse_headers(const char *p, const char *stop, const ws__http_limits *lim,
+                         ws__http_header *v, size_t *n)
+{
+    *n = 0;
+    size_t max = lim->max_headers < WS__HTTP_MAX_HEADERS ? lim->max_headers : WS__HTTP_MAX_HEADERS;
+    for (const char *eol; p < stop; p = eol + 2) {
+        eol = memchr(p, '\r', (size_t)(stop - p));
+        if (!eol || eol[1] != '\n')
+            return -400; /* bare CR inside the head */
+        if (*n == max)
+            return -431;
+        int rc = parse_header(p, eol, &v[*n]);
+        if (rc)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
 int ws__http_parse(const char *buf, size_t len, size_t *scanned, const ws__http_limits *lim,
                    ws__http_request *req)
 {
+    /* A request whose first bytes cannot be a method is garbage: it gets
+     * its 400 at once instead of waiting for the head limit or the
+     * handshake timeout. */
+    for (size_t k = 0; k < len && k < 32 && buf[k] != ' '; k++)
+        if (!is_tchar((unsigned char)buf[k]))
+            return -400;
     long end = find_end(buf, len, scanned);
-    if (end < 0)
-        return (int)end;
     if (end == 0)
         return len > lim->max_head_bytes ? -431 : 0;
     if ((size_t)end > lim->max_head_bytes)
@@ -100,19 +121,53 @@ int ws__http_parse(const char *buf, size_t len, size_t *scanned, const ws__http_
     int rc = parse_request_line(p, eol, lim, req);
     if (rc)
         return rc;
-    req->nheaders = 0;
-    size_t max = lim->max_headers < WS__HTTP_MAX_HEADERS ? lim->max_headers : WS__HTTP_MAX_HEADERS;
-    for (p = eol + 2; p < stop; p = eol + 2) {
-        eol = memchr(p, '\r', (size_t)(stop - p));
-        if (!eol || eol[1] != '\n')
-            return -400; /* bare CR inside the head */
-        if (req->nheaders == max)
-            return -431;
-        if ((rc = parse_header(p, eol, &req->headers[req->nheaders])) != 0)
-            return rc;
-        req->nheaders++;
-    }
-    return (int)end;
+    return (rc = parse_headers(eol + 2, stop, lim, req->headers, &req->nheaders)) ? rc : (int)end;
+}
+
+/* "HTTP/1.x SSS reason": three digits, then a space and any reason
+ * phrase (RFC 9112 4: the space is required, the phrase may be empty). */
+static int parse_status_line(const char *p, const char *eol, ws__http_response *r)
+{
+    if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' || p[8] != ' ')
+        return WS_EHTTP;
+    for (int i = 9; i < 12; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return WS_EHTTP;
+    if (eol - p > 12 && p[12] != ' ')
+        return WS_EHTTP;
+    r->minor_version = p[7] - '0';
+    r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    if (r->status < 100)
+        return WS_EHTTP;
+    const char *s = eol - p > 12 ? p + 13 : eol;
+    for (const char *c = s; c < eol; c++)
+        if (!is_value_char((unsigned char)*c))
+            return WS_EHTTP;
+    r->reason = (ws__slice){s, (size_t)(eol - s)};
+    return 0;
+}
+
+int ws__http_parse_response(const char *buf, size_t len, size_t *scanned,
+                            const ws__http_limits *lim, ws__http_response *resp)
+{
+    /* Garbage fails as soon as it cannot be "HTTP/", not at the limit. */
+    size_t k = len < 5 ? len : 5;
+    if (memcmp(buf, "HTTP/", k) != 0)
+        return WS_EHTTP;
+    long end = find_end(buf, len, scanned);
+    if (end == 0)
+        return len > lim->max_head_bytes ? WS_ETOOBIG : 0;
+    if ((size_t)end > lim->max_head_bytes)
+        return WS_ETOOBIG;
+    const char *stop = buf + end - 2;
+    const char *eol = memchr(buf, '\r', (size_t)(stop - buf));
+    if (!eol || eol[1] != '\n')
+        return WS_EHTTP;
+    int rc = parse_status_line(buf, eol, resp);
+    if (rc)
+        return rc;
+    rc = parse_headers(eol + 2, stop, lim, resp->headers, &resp->nheaders);
+    return rc == -431 ? WS_ETOOBIG : rc ? WS_EHTTP : (int)end;
 }
 
 int ws__slice_ieq(ws__slice s, const char *lit)
@@ -121,12 +176,18 @@ int ws__slice_ieq(ws__slice s, const char *lit)
     return s.n == n && strncasecmp(s.p, lit, n) == 0;
 }
 
+const ws__http_header *ws__headers_find(const ws__http_header *v, size_t n, const char *name,
+                                        size_t index)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ws__slice_ieq(v[i].name, name) && index-- == 0)
+            return &v[i];
+    return NULL;
+}
+
 const ws__http_header *ws__http_find(const ws__http_request *req, const char *name, size_t index)
 {
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (ws__slice_ieq(req->headers[i].name, name) && index-- == 0)
-            return &req->headers[i];
-    return NULL;
+    return ws__headers_find(req->headers, req->nheaders, name, index);
 }
 
 static int list_has(ws__slice v, const char *token)
@@ -148,11 +209,16 @@ static int list_has(ws__slice v, const char *token)
     return 0;
 }
 
-int ws__http_has_token(const ws__http_request *req, const char *name, const char *token)
+int ws__headers_have_token(const ws__http_header *v, size_t n, const char *name, const char *token)
 {
     const ws__http_header *h;
-    for (size_t i = 0; (h = ws__http_find(req, name, i)) != NULL; i++)
+    for (size_t i = 0; (h = ws__headers_find(v, n, name, i)) != NULL; i++)
         if (list_has(h->value, token))
             return 1;
     return 0;
+}
+
+int ws__http_has_token(const ws__http_request *req, const char *name, const char *token)
+{
+    return ws__headers_have_token(req->headers, req->nheaders, name, token);
 }
