@@ -13,6 +13,8 @@
 #include "wschat/log.h"
 #include "wschat/io.h"
 #include "wschat/server.h"
+#include "wschat/client.h"
+#include "wschat/loop.h"
 #include "wschat/request.h"
 #include "wschat/session.h"
 #include "wschat/route.h"

@@ -2,8 +2,9 @@
 /* WebSocket extensions (RFC 6455 section 9): a public interface, and
  * permessage-deflate (RFC 7692) built on nothing but that interface.
  *
- * An extension negotiates from the client's offer, may claim RSV bits, and
- * transforms whole message payloads on the way in and out. Extensions are
+ * On a server an extension negotiates from the client's offer; on a client
+ * it writes the offer and accepts the server's answer. It may claim RSV
+ * bits, and transforms whole message payloads on the way in and out. Extensions are
  * enabled for the whole server (ws_server_extension) or one route
  * (ws_route_extension); a route may also opt out (ws_route_no_extensions).
  * Several can be stacked: they are negotiated in the order the client
@@ -80,6 +81,16 @@ typedef struct ws_extension {
     /* Frees the per-session state when the session ends. May be NULL. */
     void (*session_free)(void *session);
     void *ud;
+    /* The client's half (both NULL for a server-only extension; a client
+     * cannot offer it then). offer writes this extension's offer
+     * parameters into params ("client_max_window_bits", or "" for none) and
+     * returns 0, or a negative ws_err (the connect fails with it). accept
+     * gets the parameters the server answered with: return 0 with the
+     * per-session state in *session, or WS_EEXTENSION to refuse the answer
+     * (the handshake then fails with it). Must not keep params. decode,
+     * encode and session_free serve both sides. */
+    int (*offer)(char *params, size_t cap, void *ud);
+    int (*accept)(const ws_ext_param *params, size_t n, void **session, void *ud);
 } ws_extension;
 
 /* Enables an extension on every route (before start). The struct is copied;
@@ -105,7 +116,10 @@ typedef struct ws_deflate_options {
                                      and share pooled compressors */
 } ws_deflate_options;
 
-/* Creates a permessage-deflate extension. opts may be NULL. Returns NULL
+/* Creates a permessage-deflate extension, for servers (ws_server_extension)
+ * and clients (ws_connect_options.extensions) alike; the options mean the
+ * same on both sides, "our" being the side using it. opts may be NULL.
+ * Returns NULL
  * with *err set: WS_ENOTSUP when the library was built without zlib,
  * WS_EINVAL, WS_ENOMEM. Free with ws_deflate_free after every server using
  * it has been freed. */

@@ -126,17 +126,17 @@ static void session_free(void *st)
 static z_stream *get_deflater(pmd_session *s, bool *pooled)
 {
     *pooled = false;
-    if (!s->a.server_no_context_takeover) {
+    if (!s->a.own_no_context) {
         if (!s->own_defl)
-            s->own_defl = new_deflater(s->p, s->a.server_window_bits);
+            s->own_defl = new_deflater(s->p, s->a.own_window_bits);
         return s->own_defl;
     }
-    if (s->a.server_window_bits == s->p->opt.max_window_bits) {
+    if (s->a.own_window_bits == s->p->opt.max_window_bits) {
         z_stream *z = take(s->p, s->p->defl, &s->p->ndefl);
         *pooled = true;
-        return z ? z : new_deflater(s->p, s->a.server_window_bits);
+        return z ? z : new_deflater(s->p, s->a.own_window_bits);
     }
-    return new_deflater(s->p, s->a.server_window_bits);
+    return new_deflater(s->p, s->a.own_window_bits);
 }
 
 static void put_deflater(pmd_session *s, z_stream *z, bool pooled)
@@ -186,7 +186,7 @@ static int encode(void *st, ws_msg_type type, const uint8_t *in, size_t len, ws_
     /* RFC 7692 7.2.1: drop the 00 00 ff ff the sync flush ends with. */
     if (rc == 0 && n >= 4 && memcmp(ws_ext_buf_data(out) + n - 4, TAIL, 4) == 0)
         ws_ext_buf_truncate(out, n - 4);
-    bool reset = s->a.server_no_context_takeover;
+    bool reset = s->a.own_no_context;
     put_deflater(s, z, pooled);
     if (rc < 0)
         return rc;
@@ -224,7 +224,7 @@ static int inflate_into(z_stream *z, const uint8_t *in, size_t len, ws_ext_buf *
 static int decode(void *st, const uint8_t *in, size_t len, ws_ext_buf *out)
 {
     pmd_session *s = st;
-    bool pooled = s->a.client_no_context_takeover;
+    bool pooled = s->a.peer_no_context;
     z_stream *z;
     if (pooled) {
         z = take(s->p, s->p->infl, &s->p->ninfl);
@@ -247,6 +247,33 @@ static int decode(void *st, const uint8_t *in, size_t len, ws_ext_buf *out)
     if (pooled)
         give(s->p, s->p->infl, &s->p->ninfl, z, false);
     return rc;
+}
+
+/* --- the client's side ----------------------------------------------------- */
+
+static int client_offer(char *params, size_t cap, void *ud)
+{
+    const pmd *p = ud;
+    return ws__pmd_client_offer(p->opt.server_context_takeover, p->opt.max_window_bits, params,
+                                cap) < 0
+               ? WS_ENOMEM
+               : 0;
+}
+
+static int client_accept(const ws_ext_param *params, size_t n, void **session, void *ud)
+{
+    pmd *p = ud;
+    pmd_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return WS_ENOMEM;
+    s->p = p;
+    if (ws__pmd_client_accept(params, n, p->opt.server_context_takeover, p->opt.max_window_bits,
+                              &s->a) < 0) {
+        free(s);
+        return WS_EEXTENSION;
+    }
+    *session = s;
+    return 0;
 }
 
 ws_extension *ws_deflate_new(const ws_deflate_options *opts, int *err)
@@ -274,9 +301,15 @@ ws_extension *ws_deflate_new(const ws_deflate_options *opts, int *err)
     }
     p->opt = o;
     pthread_mutex_init(&p->mu, NULL);
-    p->ext = (ws_extension){.name = "permessage-deflate", .rsv = WS_RSV1, .negotiate = negotiate,
-                            .decode = decode, .encode = encode, .session_free = session_free,
-                            .ud = p};
+    p->ext = (ws_extension){.name = "permessage-deflate",
+                            .rsv = WS_RSV1,
+                            .negotiate = negotiate,
+                            .decode = decode,
+                            .encode = encode,
+                            .session_free = session_free,
+                            .ud = p,
+                            .offer = client_offer,
+                            .accept = client_accept};
     if (err)
         *err = 0;
     return &p->ext;

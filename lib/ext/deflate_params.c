@@ -68,15 +68,15 @@ int ws__pmd_answer(const ws__pmd_offer *o, bool want_context, int max_window_bit
     int w = max_window_bits;
     if (o->server_max_window_bits && o->server_max_window_bits < w)
         w = o->server_max_window_bits;
-    a->server_window_bits = w;
+    a->own_window_bits = w;
     /* Without context we can share pooled compressors between sessions;
      * a server may announce this even when the client did not ask. */
-    a->server_no_context_takeover = o->server_no_context_takeover || !want_context;
+    a->own_no_context = o->server_no_context_takeover || !want_context;
     /* Asking the client not to keep context lets us pool inflaters too. */
-    a->client_no_context_takeover = o->client_no_context_takeover || !want_context;
-    int n = snprintf(resp, cap, "%s%s%s", a->server_no_context_takeover ? "server_no_context_takeover" : "",
-                     a->server_no_context_takeover && a->client_no_context_takeover ? "; " : "",
-                     a->client_no_context_takeover ? "client_no_context_takeover" : "");
+    a->peer_no_context = o->client_no_context_takeover || !want_context;
+    int n = snprintf(resp, cap, "%s%s%s", a->own_no_context ? "server_no_context_takeover" : "",
+                     a->own_no_context && a->peer_no_context ? "; " : "",
+                     a->peer_no_context ? "client_no_context_takeover" : "");
     if (n < 0 || (size_t)n >= cap)
         return -1;
     /* The window is answered when the client limited it or we use less than
@@ -87,5 +87,34 @@ int ws__pmd_answer(const ws__pmd_offer *o, bool want_context, int max_window_bit
         if (k < 0 || (size_t)k >= cap - (size_t)n)
             return -1;
     }
+    return 0;
+}
+
+int ws__pmd_client_offer(bool want_context, int max_window_bits, char *params, size_t cap)
+{
+    /* client_max_window_bits lets the server limit our window; a value
+     * tells it ours is smaller than 15 already. */
+    char bits[48] = "client_max_window_bits";
+    if (max_window_bits < 15)
+        snprintf(bits, sizeof bits, "client_max_window_bits=%d", max_window_bits);
+    int n = snprintf(params, cap, "%s%s", bits,
+                     want_context ? ""
+                                  : "; client_no_context_takeover; server_no_context_takeover");
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int ws__pmd_client_accept(const ws_ext_param *p, size_t n, bool want_context, int max_window_bits,
+                          ws__pmd_agreed *a)
+{
+    /* The answer has the offer's grammar, and the same four parameters. */
+    ws__pmd_offer o;
+    if (ws__pmd_parse_offer(p, n, &o) < 0 || o.client_max_window_bits == -1)
+        return -1;
+    a->own_window_bits = max_window_bits;
+    if (o.client_max_window_bits && o.client_max_window_bits < a->own_window_bits)
+        a->own_window_bits = o.client_max_window_bits;
+    /* We may always reset our own context; the server may tell us to. */
+    a->own_no_context = o.client_no_context_takeover || !want_context;
+    a->peer_no_context = o.server_no_context_takeover;
     return 0;
 }

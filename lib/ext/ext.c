@@ -148,6 +148,88 @@ int ws__ext_negotiate(const ws_extension *const *avail, size_t navail, const ws_
     return 0;
 }
 
+/* --- the client's side ----------------------------------------------------- */
+
+int ws__ext_write_offer(const ws_extension *const *exts, size_t n, char *hdr, size_t cap)
+{
+    size_t used = 0;
+    hdr[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const ws_extension *e = exts[i];
+        if (!e || !e->name || !e->offer || !e->accept)
+            return WS_EINVAL;
+        char params[256] = "";
+        int rc = e->offer(params, sizeof params, e->ud);
+        if (rc < 0)
+            return rc;
+        int k = snprintf(hdr + used, cap - used, "%s%s%s%s", used ? ", " : "", e->name,
+                         params[0] ? "; " : "", params);
+        if (k < 0 || (size_t)k >= cap - used)
+            return WS_ENOMEM;
+        used += (size_t)k;
+    }
+    return 0;
+}
+
+static int accept_one(ws__ext_chain *c, const ws_extension *const *offered, size_t n,
+                      const ws__ext_offer *o)
+{
+    const ws_extension *e = find(offered, n, o->name);
+    if (!e || accepted(c, e) || (e->rsv & c->rsv_mask) || c->n == WS__EXT_MAX)
+        return WS_EEXTENSION; /* not offered, answered twice, or clashing bits */
+    ws_ext_param params[WS__EXT_MAX_PARAMS];
+    char store[1024];
+    size_t need = 0;
+    for (size_t i = 0; i < o->nparams; i++)
+        need += o->params[i].name.n + o->params[i].value.n + 2;
+    if (need > sizeof store)
+        return WS_EEXTENSION;
+    size_t np = to_params(o, params, store);
+    void *session = NULL;
+    int rc = e->accept(params, np, &session, e->ud);
+    if (rc < 0)
+        return rc == WS_ENOMEM ? rc : WS_EEXTENSION;
+    c->v[c->n].ext = e;
+    c->v[c->n].session = session;
+    c->n++;
+    c->rsv_mask |= e->rsv;
+    return 0;
+}
+
+int ws__ext_accept(const ws_extension *const *offered, size_t n, const ws__http_header *headers,
+                   size_t nheaders, ws__ext_chain **out)
+{
+    *out = NULL;
+    if (!ws__headers_find(headers, nheaders, "Sec-WebSocket-Extensions", 0))
+        return 0;
+    ws__ext_chain *c = calloc(1, sizeof *c);
+    if (!c)
+        return WS_ENOMEM;
+    int rc = 0;
+    const ws__http_header *h;
+    for (size_t i = 0;
+         rc == 0 && (h = ws__headers_find(headers, nheaders, "Sec-WebSocket-Extensions", i)); i++) {
+        char *scratch = malloc(h->value.n + 1);
+        ws__ext_offer *list = malloc(WS__EXT_MAX_OFFERS * sizeof *list);
+        size_t count = 0;
+        if (!scratch || !list)
+            rc = WS_ENOMEM;
+        else if (ws__ext_offer_parse(h->value.p, h->value.n, scratch, list, WS__EXT_MAX_OFFERS,
+                                     &count) < 0)
+            rc = WS_EEXTENSION;
+        for (size_t k = 0; rc == 0 && k < count; k++)
+            rc = accept_one(c, offered, n, &list[k]);
+        free(scratch);
+        free(list);
+    }
+    if (rc || c->n == 0) {
+        ws__ext_chain_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 void ws__ext_chain_free(ws__ext_chain *c)
 {
     if (!c)

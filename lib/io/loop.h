@@ -13,7 +13,8 @@
 #include "io/timer.h"
 #include "wschat/io.h"
 
-typedef struct ws__loop ws__loop;
+/* The public ws_loop (wschat/loop.h) is this struct. */
+typedef struct ws_loop ws__loop;
 typedef void (*ws__io_cb)(ws__loop *l, int fd, unsigned events, void *ud);
 typedef void (*ws__task_fn)(ws__loop *l, void *arg);
 
@@ -32,7 +33,7 @@ typedef struct ws__task {
 #define WS__LOOP_MAX_FIRED 256
 #define WS__LOOP_RBUF (256 * 1024)
 
-struct ws__loop {
+struct ws_loop {
     const ws_io_backend *io;
     void *io_state;
     int index;                 /* which loop of the server */

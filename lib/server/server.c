@@ -3,6 +3,7 @@
 #include "server/server_impl.h"
 #include "wschat/error.h"
 #include "wschat/group.h"
+#include "wschat/loop.h"
 
 #include <stdlib.h>
 
@@ -108,3 +109,12 @@ int ws_server_close_session(ws_server *srv, ws_session_id id, uint16_t code, con
 }
 
 ws_group *ws_group_new(ws_server *srv) { return srv ? ws__group_new(&srv->host) : NULL; }
+
+ws__host *ws__server_host(ws_server *srv) { return &srv->host; }
+
+ws_loop *ws_server_loop(ws_server *srv, int index)
+{
+    if (!srv || index < 0 || index >= srv->host.nworkers)
+        return NULL;
+    return &srv->host.workers[index].loop;
+}

@@ -99,6 +99,10 @@ struct ws__host {
     sigset_t sig_old_mask;
 };
 
+/* A server's host (defined by the server layer), so that the client layer
+ * can open connections on a server's loops without knowing the server. */
+ws__host *ws__server_host(ws_server *srv);
+
 /* Fills defaults and validates. Returns 0 or WS_EINVAL. */
 int ws__config_resolve(ws_config *out, const ws_config *in);
 

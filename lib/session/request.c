@@ -35,6 +35,36 @@ int ws__request_init(ws_request *r, const ws__http_request *req, const char *hea
     return 0;
 }
 
+int ws__request_init_response(ws_request *r, const ws__http_response *resp, const char *head_src,
+                              size_t head_len, const char *path, const char *query,
+                              const char *peer)
+{
+    memset(r, 0, sizeof *r);
+    r->peer = peer;
+    size_t ql = strlen(query);
+    /* The query goes after the head copy, so that every slice points into
+     * the one buffer, as for a request. */
+    r->head = malloc(head_len + ql + 2);
+    r->path = strdup(path);
+    r->headers = malloc((resp->nheaders ? resp->nheaders : 1) * sizeof *r->headers);
+    if (!r->head || !r->path || !r->headers) {
+        ws__request_free(r);
+        return WS_ENOMEM;
+    }
+    memcpy(r->head, head_src, head_len);
+    r->head[head_len] = '\0';
+    memcpy(r->head + head_len + 1, query, ql + 1);
+    r->query = (ws__slice){r->head + head_len + 1, ql};
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        r->headers[i].name = (ws__slice){r->head + (resp->headers[i].name.p - head_src),
+                                         resp->headers[i].name.n};
+        r->headers[i].value = (ws__slice){r->head + (resp->headers[i].value.p - head_src),
+                                          resp->headers[i].value.n};
+    }
+    r->nheaders = resp->nheaders;
+    return 0;
+}
+
 void ws__request_free(ws_request *r)
 {
     free(r->head);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The request facts a session keeps: a copy of the head and a compact
  * header index into it. */
-#ifndef WS_SERVER_REQUEST_H
-#define WS_SERVER_REQUEST_H
+#ifndef WS_SESSION_REQUEST_H
+#define WS_SESSION_REQUEST_H
 
 #include <stddef.h>
 
@@ -22,6 +22,11 @@ struct ws_request {
  * head_src). Returns 0 or WS_ENOMEM. */
 int ws__request_init(ws_request *r, const ws__http_request *req, const char *head_src,
                      size_t head_len, const char *peer);
+/* A client session's facts: the 101 response's headers (slices into
+ * head_src), the URL's path and query. Returns 0 or WS_ENOMEM. */
+int ws__request_init_response(ws_request *r, const ws__http_response *resp, const char *head_src,
+                              size_t head_len, const char *path, const char *query,
+                              const char *peer);
 void ws__request_free(ws_request *r);
 
 /* Percent-decodes (and '+' to space when form is set) into out[cap].

@@ -183,6 +183,12 @@ static void close_fd(ws_session *s, int err)
         return;
     ws__worker *w = s->w;
     const ws_io_backend *io = w->host->io;
+    /* The role hears of an unreported end before the phase is gone. */
+    if (!s->conn_ready && !s->ended && s->role->lost) {
+        s->busy++;
+        s->role->lost(s, err);
+        s->busy--;
+    }
     if (s->fd >= 0) {
         ws__loop_unwatch(&w->loop, s->fd);
         io->close(w->loop.io_state, s->fd);
@@ -194,8 +200,6 @@ static void close_fd(ws_session *s, int err)
     ws__sendq_clear(&s->q);
     if (s->conn_ready && !s->ended)
         ws__session_end(s, WS_CAUSE_IO, WS_CLOSE_ABNORMAL, "connection lost", WS_EIO);
-    else if (!s->conn_ready && !s->ended && s->role->lost)
-        s->role->lost(s, err);
     s->ended = true;
     ws__session_maybe_free(s);
 }

@@ -61,7 +61,7 @@ static void test_answers(void **state)
     /* Default (no context kept): we announce both no-context parameters. */
     assert_int_equal(ws__pmd_answer(&o, false, 15, &a, resp, sizeof resp), 0);
     assert_string_equal(resp, "server_no_context_takeover; client_no_context_takeover");
-    assert_int_equal(a.server_window_bits, 15);
+    assert_int_equal(a.own_window_bits, 15);
     /* Context kept, nothing asked: an empty answer. */
     assert_int_equal(ws__pmd_answer(&o, true, 15, &a, resp, sizeof resp), 0);
     assert_string_equal(resp, "");
