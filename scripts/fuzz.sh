@@ -11,7 +11,7 @@ if [ ! -d build-fuzz ]; then
   CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dexamples=false -Dintegration=false >/dev/null
 fi
-targets=(http conn inflate session)
+targets=(http conn inflate session client)
 ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}" >/dev/null
 for t in "${targets[@]}"; do
   work=$(mktemp -d)

@@ -216,6 +216,7 @@ static void free_worker(ws__worker *w)
     ws__worker_close_all(w);
     ws__loop_run_posted(&w->loop);
     ws__group_batch_discard(w);
+    ws__worker_flush(&w->loop, w); /* frees the closed sessions still on the dirty list */
     for (uint32_t i = 0; i < w->nslots; i++) {
         ws_session *s = w->slots[i].s;
         if (s && s->co && !ws__coro_done(s->co)) {
