@@ -16,6 +16,8 @@ static void usage(const char *prog, const char *extra, int code)
             "  --handshake-timeout MS  time allowed for the HTTP upgrade (default 10000)\n"
             "  --max-connections N     refuse (503) above N connections (default 100000)\n"
             "  --send-limit BYTES      close (1008) a session whose queue passes BYTES\n"
+            "  --ping-period MS        ping every session this often (default 30000)\n"
+            "  --idle-timeout MS       close (1001) a session silent this long (default 60000)\n"
             "  --no-deflate    do not offer permessage-deflate\n"
             "  --verbose       log debug messages\n",
             prog, extra);
@@ -73,6 +75,10 @@ void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usag
             c->cfg.send_high_water = c->cfg.send_hard_limit / 4;
         } else if (strcmp(a, "--handshake-timeout") == 0)
             c->cfg.handshake_timeout_ms = (uint32_t)number(prog, usage_extra, v, 1, 600000), i++;
+        else if (strcmp(a, "--ping-period") == 0)
+            c->cfg.ping_period_ms = (uint32_t)number(prog, usage_extra, v, 1, 86400000), i++;
+        else if (strcmp(a, "--idle-timeout") == 0)
+            c->cfg.timeout_ms = (uint32_t)number(prog, usage_extra, v, 1, 86400000), i++;
         else if (strcmp(a, "--no-deflate") == 0)
             c->no_deflate = true;
         else

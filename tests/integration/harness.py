@@ -38,12 +38,12 @@ def raise_nofile(n):
 
 
 @contextlib.contextmanager
-def server(binary, *args, nofile=None):
-    """Runs `binary --port 0 args...`; yields (proc, port)."""
+def server(binary, *args, nofile=None, port_arg="0"):
+    """Runs `binary --port 0 args...` (or another port); yields (proc, port)."""
     def limits():
         if nofile:
             raise_nofile(nofile)
-    proc = subprocess.Popen([binary, "--port", "0", "--bind", "127.0.0.1", *args],
+    proc = subprocess.Popen([binary, "--port", port_arg, "--bind", "127.0.0.1", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=limits)
     try:
