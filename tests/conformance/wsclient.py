@@ -10,7 +10,15 @@ import time
 import zlib
 
 
-def frame(op, payload=b"", fin=True, rsv=0, mask=True, length=None):
+# Which side this process plays: "client" (the server suite: frames go out
+# masked) or "server" (the client suite, client_suite.py: frames go out
+# unmasked, and the peer's must arrive masked). The cases are the same.
+ROLE = "client"
+
+
+def frame(op, payload=b"", fin=True, rsv=0, mask=None, length=None):
+    if mask is None:
+        mask = ROLE == "client"
     payload = payload.encode() if isinstance(payload, str) else payload
     n = len(payload) if length is None else length
     b0 = (0x80 if fin else 0) | (rsv << 4) | op
@@ -24,24 +32,31 @@ def frame(op, payload=b"", fin=True, rsv=0, mask=True, length=None):
     if not mask:
         return hdr + payload
     key = os.urandom(4)
-    if len(payload) > 1024:
-        k = int.from_bytes((key * (len(payload) // 4 + 1))[:len(payload)], "big")
-        body = (int.from_bytes(payload, "big") ^ k).to_bytes(len(payload), "big")
-    else:
-        body = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
-    return hdr + key + body
+    return hdr + key + unmask(payload, key)
 
 
 def close_payload(code=None, reason=b""):
     return b"" if code is None else struct.pack(">H", code) + reason
 
 
+def unmask(payload, key):
+    if len(payload) > 1024:
+        k = int.from_bytes((key * (len(payload) // 4 + 1))[:len(payload)], "big")
+        return (int.from_bytes(payload, "big") ^ k).to_bytes(len(payload), "big")
+    return bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+
 class Deflate:
-    """The client side of permessage-deflate, following the agreed params."""
+    """This side of permessage-deflate, following the agreed params: our
+    compressor resets if our side agreed to no context takeover, our
+    inflater if the peer's did."""
 
     def __init__(self, agreed):
-        self.client_reset = "client_no_context_takeover" in agreed
-        self.server_reset = "server_no_context_takeover" in agreed
+        client_reset = "client_no_context_takeover" in agreed
+        server_reset = "server_no_context_takeover" in agreed
+        if ROLE == "server":
+            client_reset, server_reset = server_reset, client_reset
+        self.client_reset, self.server_reset = client_reset, server_reset
         self.c = zlib.compressobj(6, zlib.DEFLATED, -15)
         self.d = zlib.decompressobj(-15)
 
@@ -63,6 +78,7 @@ class Conn:
         self.r, self.w, self.response = r, w, response
         self.frames = []          # (op, fin, rsv, payload) as received
         self.closed_tcp = False
+        self.mask_errors = 0      # frames masked the wrong way for their sender's role
         self.deflate = None
         ext = self.header("sec-websocket-extensions")
         if ext and ext.startswith("permessage-deflate"):
@@ -106,9 +122,13 @@ class Conn:
                 n = struct.unpack(">H", await self.r.readexactly(2))[0]
             elif n == 127:
                 n = struct.unpack(">Q", await self.r.readexactly(8))[0]
-            if h[1] & 0x80:
-                await self.r.readexactly(4)  # a server must not mask: recorded by the case
+            key = await self.r.readexactly(4) if h[1] & 0x80 else None
             payload = await asyncio.wait_for(self.r.readexactly(n), timeout + n / 5e6)
+            # A client must mask, a server must not (RFC 6455 5.1).
+            if (key is None) == (ROLE == "server"):
+                self.mask_errors += 1
+            if key:
+                payload = unmask(payload, key)
         except asyncio.TimeoutError:
             return None
         except (asyncio.IncompleteReadError, ConnectionError):
