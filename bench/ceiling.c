@@ -3,8 +3,11 @@
  * protocol at all. echo: every byte comes straight back. fanout: every chunk
  * read from any connection is written to every connection. Whatever a
  * WebSocket server spends above this, per operation, is its own cost.
+ * wsecho: the least a WebSocket echo can do (a 101 for the key, then every
+ * client frame unmasked and sent back as it came), the server for the
+ * client benchmark, where the client's cost is what is measured.
  *
- *   ceiling echo|fanout PORT      (prints "ready PORT" when listening) */
+ *   ceiling echo|fanout|wsecho PORT   (prints "ready PORT" when listening) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +19,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "proto/base64.h"
+#include "proto/sha1.h"
 
 #define MAXFD 65536
 
@@ -41,8 +47,102 @@ static void put(int ep, int fd, const char *p, size_t n)
     npending[fd] += n;
 }
 
+/* wsecho: what has arrived and not yet been answered, per fd. */
+static char *in[MAXFD];
+static size_t inlen[MAXFD];
+static unsigned char upgraded[MAXFD];
+
+static void drop(int ep, int fd);
+
+/* Answers the upgrade once its head is in. Returns bytes used, 0 if more
+ * are needed, -1 to drop the connection. */
+static long ws_handshake(int ep, int fd, const char *p, size_t n)
+{
+    const char *end = memmem(p, n, "\r\n\r\n", 4);
+    if (!end)
+        return n > 8192 ? -1 : 0;
+    const char *k = memmem(p, (size_t)(end - p), "Sec-WebSocket-Key: ", 19);
+    if (!k)
+        return -1;
+    ws__sha1 c;
+    uint8_t d[20];
+    char acc[32], resp[256];
+    ws__sha1_init(&c);
+    ws__sha1_update(&c, k + 19, 24);
+    ws__sha1_update(&c, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
+    ws__sha1_final(&c, d);
+    ws__base64_encode(d, 20, acc);
+    acc[28] = 0;
+    int rn = snprintf(resp, sizeof resp,
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                      acc);
+    put(ep, fd, resp, (size_t)rn);
+    upgraded[fd] = 1;
+    return end + 4 - p;
+}
+
+/* One whole masked client frame at p: sent back unmasked. Returns bytes
+ * used, 0 if incomplete. */
+static size_t ws_frame(int ep, int fd, char *p, size_t n)
+{
+    if (n < 2)
+        return 0;
+    unsigned char *u = (unsigned char *)p;
+    size_t len = u[1] & 0x7F, h = 2;
+    if (len == 126) {
+        if (n < 4)
+            return 0;
+        len = (size_t)u[2] << 8 | u[3];
+        h = 4;
+    } else if (len == 127) {
+        if (n < 10)
+            return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | u[2 + i];
+        h = 10;
+    }
+    size_t mask = (u[1] & 0x80) ? 4 : 0;
+    if (n < h + mask + len)
+        return 0;
+    char *payload = p + h + mask;
+    for (size_t i = 0; mask && i < len; i++)
+        payload[i] ^= p[h + (i & 3)];
+    /* The same header without the mask bit, right before the payload. */
+    char *out = payload - h;
+    memmove(out, p, h);
+    out[1] = (char)(u[1] & 0x7F);
+    put(ep, fd, out, h + len);
+    return h + mask + len;
+}
+
+static void ws_input(int ep, int fd, const char *p, size_t n)
+{
+    in[fd] = realloc(in[fd], inlen[fd] + n);
+    memcpy(in[fd] + inlen[fd], p, n);
+    inlen[fd] += n;
+    size_t off = 0;
+    if (!upgraded[fd]) {
+        long used = ws_handshake(ep, fd, in[fd], inlen[fd]);
+        if (used < 0) {
+            drop(ep, fd);
+            return;
+        }
+        off = (size_t)used;
+    }
+    for (size_t used; upgraded[fd] && (used = ws_frame(ep, fd, in[fd] + off, inlen[fd] - off));)
+        off += used;
+    memmove(in[fd], in[fd] + off, inlen[fd] - off);
+    inlen[fd] -= off;
+}
+
 static void drop(int ep, int fd)
 {
+    free(in[fd]);
+    in[fd] = NULL;
+    inlen[fd] = 0;
+    upgraded[fd] = 0;
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
     free(pending[fd]);
@@ -59,7 +159,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    int fanout = strcmp(argv[1], "fanout") == 0;
+    int fanout = strcmp(argv[1], "fanout") == 0, wsecho = strcmp(argv[1], "wsecho") == 0;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
@@ -108,7 +208,9 @@ int main(int argc, char **argv)
                     drop(ep, fd);
                 continue;
             }
-            if (!fanout)
+            if (wsecho)
+                ws_input(ep, fd, buf, (size_t)r);
+            else if (!fanout)
                 put(ep, fd, buf, (size_t)r);
             else
                 for (int k = 0; k < nconns; k++)

@@ -8,7 +8,8 @@ routes) and the peers (libwebsockets, Node ws, Bun), pinned (server on CPU
 targets, measures 1 vs 2 loop threads on the broadcast, and prints (and
 with --write, stores in docs/performance.md) the medians and their ratios.
 
-Usage: bench/run.py [--repeat 3] [--quick] [--write] [--only KEY]"""
+Usage: bench/run.py [--repeat 3] [--quick] [--write] [--only KEY]
+KEY: echo-small, echo-64k, broadcast, idle, connect, threads, client"""
 import argparse
 import os
 import re
@@ -283,6 +284,66 @@ def threads_table():
     return "\n".join(lines)
 
 
+CLIENT_N = {"libwschat client": "300000", "bench/loadgen": "300000", "Node ws client": "60000",
+            "python3-websockets client": "12000"}
+
+
+def client_row():
+    """The client row: 100 connections, 32-byte echo, one in flight each,
+    against the WebSocket ceiling (bench/ceiling wsecho, the least a
+    WebSocket echo server can do); measured is the client's own CPU per
+    round trip (its rusage at exit), the client pinned to CPU 1 and the
+    server to CPU 0 as in every row. Returns (table, [(label, ok)])."""
+    peers = os.path.join(ROOT, "bench", "peers")
+    clients = {
+        "libwschat client": lambda port, n: [os.path.join(BUILD, "bench", "client_bench"), str(port),
+                                             "100", n, "32"],
+        "bench/loadgen": lambda port, n: [os.path.join(BUILD, "bench", "loadgen"), "echo", "--port",
+                                          str(port), "--pid", "1", "-c", "100", "-d", "1", "-s",
+                                          "32", "-n", n],
+        "Node ws client": lambda port, n: ["node", os.path.join(peers, "ws_client.mjs"), str(port),
+                                           "100", n, "32"],
+        "python3-websockets client": lambda port, n: ["/usr/bin/python3",
+                                                      os.path.join(peers, "py_client.py"), str(port),
+                                                      "100", n, "32"],
+    }
+    if not shutil.which("node"):
+        del clients["Node ws client"]
+    vals = {k: [] for k in clients}
+    ceiling = os.path.join(BUILD, "bench", "ceiling")
+    for _ in range(opts.repeat):
+        for name, argv in clients.items():
+            n = "2000" if Q else CLIENT_N[name]
+            with Server("ws ceiling", [ceiling, "wsecho", "0"], r"ready (\d+)") as srv:
+                p = subprocess.Popen(pin(1) + argv(srv.port, n), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, cwd=peers,
+                                     preexec_fn=raise_nofile)
+                _, status, ru = os.wait4(p.pid, 0)
+                out = p.stdout.read()
+                if os.waitstatus_to_exitcode(status) != 0:
+                    print(f"  {name}: failed: {out} {p.stderr.read()[-300:]}", file=sys.stderr)
+                    continue
+                vals[name].append((ru.ru_utime + ru.ru_stime) / int(n) * 1e6)
+    med = {k: statistics.median(v) for k, v in vals.items() if v}
+    for k, v in vals.items():
+        if v:
+            print(f"client      {k:26} {med[k]:10.3f}  (runs: {', '.join(f'{x:.3f}' for x in v)})")
+    lines = ["| client | client µs per round trip | / bench/loadgen |", "|---|---|---|"]
+    base = med.get("bench/loadgen")
+    for k in clients:
+        if k in med:
+            lines.append(f"| {k} | {med[k]:.3g} | {med[k] / base:.2f}x |" if base else
+                         f"| {k} | {med[k]:.3g} | – |")
+    ours = med.get("libwschat client")
+    checks = [("client within 1.25x of bench/loadgen",
+               bool(ours and base and ours / base <= 1.25),
+               f"{ours / base:.2f}x" if ours and base else "not measured")]
+    for peer in ("Node ws client", "python3-websockets client"):
+        checks.append((f"client beats {peer}", bool(ours and peer in med and ours < med[peer]),
+                       f"{ours:.3g} vs {med[peer]:.3g}" if ours and peer in med else "not measured"))
+    return "\n".join(lines), checks
+
+
 def main():
     build()
     with Spinner():
@@ -323,8 +384,16 @@ def run_all():
             else "–"
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratio} |")
     ttable, all_met = targets(rows)
+    ctable = ""
+    if "client".startswith(opts.only) or not opts.only:
+        ctable, checks = client_row()
+        for label, ok, shown in checks:
+            all_met &= ok
+            ttable += f"\n| {label} | {shown} | {'yes' if ok else '**no**'} |"
     table = "\n".join(lines) + "\n\nTargets, checked by the same run:\n\n" + ttable + \
-        ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "")
+        ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "") + \
+        ("\n\nThe client row: 100 connections, 32 B echo against `bench/ceiling wsecho`, "
+         "the client's CPU per round trip:\n\n" + ctable if ctable else "")
     print()
     print(table)
     print(f"\nall targets met: {'yes' if all_met else 'no'}")
