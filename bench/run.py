@@ -390,7 +390,7 @@ def run_all():
         for label, ok, shown in checks:
             all_met &= ok
             ttable += f"\n| {label} | {shown} | {'yes' if ok else '**no**'} |"
-    table = "\n".join(lines) + "\n\nTargets, checked by the same run:\n\n" + ttable + \
+    table = ("\n".join(lines) + "\n\n" if rows else "") + "Targets, checked by the same run:\n\n" + ttable + \
         ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "") + \
         ("\n\nThe client row: 100 connections, 32 B echo against `bench/ceiling wsecho`, "
          "the client's CPU per round trip:\n\n" + ctable if ctable else "")
@@ -402,7 +402,10 @@ def run_all():
                              capture_output=True, text=True).stdout.strip()
         doc = os.path.join(ROOT, "docs", "performance.md")
         text = open(doc).read() if os.path.exists(doc) else ""
-        start, end = "<!-- results:start -->", "<!-- results:end -->"
+        # A client-only run has a block of its own, so it does not replace
+        # the full table of the servers' rows.
+        tag = "client-results" if opts.only == "client" else "results"
+        start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
         cmd = f"bench/run.py --repeat {opts.repeat}" + (" --no-spin" if opts.no_spin else "") + \
             (f" --only {opts.only}" if opts.only else "") + " --write"
         block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} on {cpu} ({os.cpu_count()} cores), "

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
 [ -d build-release ] || meson setup build-release --buildtype=release -Dtests=false >/dev/null
-ninja -C build-release examples/chat >/dev/null
+ninja -C build-release examples/chat examples/chat-client >/dev/null
 exec build-release/examples/chat "$@"

@@ -26,11 +26,9 @@ static void destroy(ws_session *s)
     ws__cconn_free(cconn_of(s));
 }
 
-void ws__client_fail(ws_session *s, int err, int status, const char *why)
+/* The one report of a failed attempt (the caller makes sure there is one). */
+static void report(ws_session *s, int err, int status, const char *why)
 {
-    if (s->ended)
-        return;
-    s->ended = true;
     ws_close_reason r = {.code = WS_CLOSE_ABNORMAL,
                          .http_status = (uint16_t)status,
                          .cause = WS_CAUSE_CONNECT,
@@ -44,6 +42,14 @@ void ws__client_fail(ws_session *s, int err, int status, const char *why)
         cc->on_fail(s->id, &r, cc->h.app);
         s->busy--;
     }
+}
+
+void ws__client_fail(ws_session *s, int err, int status, const char *why)
+{
+    if (s->ended)
+        return;
+    s->ended = true;
+    report(s, err, status, why);
     ws__session_abort(s, err);
 }
 
@@ -168,12 +174,7 @@ static void lost(ws_session *s, int err)
     const char *why = err == WS_ECLOSED              ? "the client is stopping"
                       : s->phase == WS__PH_HANDSHAKE ? "the connection closed before the 101"
                                                      : NULL;
-    ws__cconn *cc = cconn_of(s);
-    ws_close_reason r = {
-        .code = WS_CLOSE_ABNORMAL, .cause = WS_CAUSE_CONNECT, .err = err ? err : WS_EIO};
-    snprintf(r.reason, sizeof r.reason, "%s", why ? why : ws_strerror(r.err));
-    if (cc->on_fail)
-        cc->on_fail(s->id, &r, cc->h.app);
+    report(s, err ? err : WS_EIO, 0, why);
 }
 
 const ws__role ws__client_role = {

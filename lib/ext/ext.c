@@ -75,20 +75,44 @@ static size_t to_params(const ws__ext_offer *o, ws_ext_param *out, char *store)
     return o->nparams;
 }
 
-static int try_offer(ws__ext_chain *c, const ws_extension *e, const ws__ext_offer *o, char *hdr,
-                     size_t cap)
-{
-    ws_ext_param params[WS__EXT_MAX_PARAMS];
+/* The parameter strings of one offer (or answer) live here while an
+ * extension looks at them. */
+typedef struct param_set {
+    ws_ext_param v[WS__EXT_MAX_PARAMS];
+    size_t n;
     char store[1024];
+} param_set;
+
+/* false for absurdly long parameters (the offer is declined, the answer
+ * refused). */
+static bool params_of(const ws__ext_offer *o, param_set *ps)
+{
     size_t need = 0;
     for (size_t i = 0; i < o->nparams; i++)
         need += o->params[i].name.n + o->params[i].value.n + 2;
-    if (need > sizeof store)
-        return 1; /* absurdly long parameters: decline this offer */
-    size_t np = to_params(o, params, store);
+    if (need > sizeof ps->store)
+        return false;
+    ps->n = to_params(o, ps->v, ps->store);
+    return true;
+}
+
+static void chain_push(ws__ext_chain *c, const ws_extension *e, void *session)
+{
+    c->v[c->n].ext = e;
+    c->v[c->n].session = session;
+    c->n++;
+    c->rsv_mask |= e->rsv;
+}
+
+static int try_offer(ws__ext_chain *c, const ws_extension *e, const ws__ext_offer *o, char *hdr,
+                     size_t cap)
+{
+    param_set ps;
+    if (!params_of(o, &ps))
+        return 1; /* decline this offer */
     char resp[256] = "";
     void *session = NULL;
-    int rc = e->negotiate(params, np, resp, sizeof resp, &session, e->ud);
+    int rc = e->negotiate(ps.v, ps.n, resp, sizeof resp, &session, e->ud);
     if (rc != 0)
         return rc;
     size_t used = strlen(hdr);
@@ -100,10 +124,7 @@ static int try_offer(ws__ext_chain *c, const ws_extension *e, const ws__ext_offe
         hdr[used] = '\0';
         return 1;
     }
-    c->v[c->n].ext = e;
-    c->v[c->n].session = session;
-    c->n++;
-    c->rsv_mask |= e->rsv;
+    chain_push(c, e, session);
     return 0;
 }
 
@@ -177,22 +198,14 @@ static int accept_one(ws__ext_chain *c, const ws_extension *const *offered, size
     const ws_extension *e = find(offered, n, o->name);
     if (!e || accepted(c, e) || (e->rsv & c->rsv_mask) || c->n == WS__EXT_MAX)
         return WS_EEXTENSION; /* not offered, answered twice, or clashing bits */
-    ws_ext_param params[WS__EXT_MAX_PARAMS];
-    char store[1024];
-    size_t need = 0;
-    for (size_t i = 0; i < o->nparams; i++)
-        need += o->params[i].name.n + o->params[i].value.n + 2;
-    if (need > sizeof store)
+    param_set ps;
+    if (!params_of(o, &ps))
         return WS_EEXTENSION;
-    size_t np = to_params(o, params, store);
     void *session = NULL;
-    int rc = e->accept(params, np, &session, e->ud);
+    int rc = e->accept(ps.v, ps.n, &session, e->ud);
     if (rc < 0)
         return rc == WS_ENOMEM ? rc : WS_EEXTENSION;
-    c->v[c->n].ext = e;
-    c->v[c->n].session = session;
-    c->n++;
-    c->rsv_mask |= e->rsv;
+    chain_push(c, e, session);
     return 0;
 }
 
