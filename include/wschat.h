@@ -15,6 +15,7 @@
 #include "wschat/server.h"
 #include "wschat/client.h"
 #include "wschat/loop.h"
+#include "wschat/tls.h"
 #include "wschat/request.h"
 #include "wschat/session.h"
 #include "wschat/route.h"

@@ -59,8 +59,11 @@ typedef struct ws_connect_options {
      * outlive the connection. */
     const struct ws_extension *const *extensions;
     size_t nextensions;
+    /* wss:// only: a CA file, a client certificate, another name to check
+     * (see tls.h). NULL = the system's trust store and the URL's host. */
+    const struct ws_tls_options *tls;
     uint32_t connect_timeout_ms;   /* name lookup + TCP connect; 0 = 10000 */
-    uint32_t handshake_timeout_ms; /* request sent to 101 read; 0 = cfg.handshake_timeout_ms */
+    uint32_t handshake_timeout_ms; /* TLS handshake and request to 101; 0 = cfg.handshake_timeout_ms */
     uint32_t ping_period_ms;       /* 0 = cfg.ping_period_ms; WS_DISABLED = never */
     uint32_t timeout_ms;           /* idle timeout; 0 = cfg.timeout_ms; WS_DISABLED = never */
     /* Called once, on the connection's loop thread, if the attempt fails
@@ -108,8 +111,9 @@ WS_API int ws_client_close_session(ws_client *cl, ws_session_id id, uint16_t cod
 /* Open client sessions now (past the handshake). Thread-safe. */
 WS_API size_t ws_client_session_count(const ws_client *cl);
 
-/* Starts a connection to url ("ws://host[:port]/path?query"; "wss://"
- * needs a build with TLS, else WS_ENOTSUP). Once it succeeds, exactly one
+/* Starts a connection to url ("ws://host[:port]/path?query", or
+ * "wss://..." in a build with TLS, else WS_ENOTSUP). The TLS handshake
+ * counts against handshake_timeout_ms. Once it succeeds, exactly one
  * of these happens on a loop thread: the handler runs (sequential style,
  * like a route's handler; the session closes with 1000 when it returns),
  * or opts->on_fail is called. opts may be NULL. *id (if not NULL) receives

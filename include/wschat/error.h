@@ -44,7 +44,9 @@ WS_BEGIN_DECLS
     XX(EACCEPT, -27, "Sec-WebSocket-Accept does not match the key sent")          \
     XX(ESUBPROTO, -28, "the server chose a subprotocol not offered")              \
     XX(EEXTENSION, -29, "the server accepted an extension not offered, or badly") \
-    XX(ENETUNREACH, -30, "network or host unreachable")
+    XX(ENETUNREACH, -30, "network or host unreachable")                           \
+    XX(ETLS, -31, "TLS handshake or record failure")                              \
+    XX(ECERT, -32, "the peer's certificate is not trusted or does not match")
 
 typedef enum ws_err {
 #define WS__ERR_ENUM(name, value, msg) WS_##name = (value),

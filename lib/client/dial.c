@@ -5,6 +5,7 @@
  * all within connect_timeout_ms. */
 #include "client/client_impl.h"
 #include "proto/client_handshake.h"
+#include "tls/tls.h"
 #include "wschat/error.h"
 
 #include <stdio.h>
@@ -26,6 +27,8 @@ void ws__dial_free(ws__dial *d)
     free(d->host);
     free(d->request);
     free(d->query);
+    free(d->server_name);
+    ws__tls_ctx_unref(d->tls);
     free(d);
 }
 
@@ -151,6 +154,14 @@ static int make_dial(ws__host *h, const ws__url *u, const ws_connect_options *o,
         else
             d->request_len = (size_t)n;
     }
+    if (rc == 0 && u->tls) {
+        /* The context now, so that a CA or key file that does not load is
+         * an error of ws_connect's, not a failure later. */
+        rc = o->tls ? ws__tls_client_ctx(o->tls, &h->log, &d->tls) : ws__host_client_tls(h, &d->tls);
+        const char *name = o->tls && o->tls->server_name ? o->tls->server_name : d->host;
+        if (rc == 0 && !(d->server_name = strdup(name)))
+            rc = WS_ENOMEM;
+    }
     if (rc) {
         ws__dial_free(d);
         return rc;
@@ -166,8 +177,8 @@ int ws__dial_prepare(ws__host *h, const char *url, const ws_connect_options *opt
     const ws_connect_options *o = opts ? opts : &none;
     ws__url u;
     int rc = ws__url_parse(url, &u);
-    if (rc == 0 && u.tls)
-        rc = WS_ENOTSUP; /* no TLS in this build */
+    if (rc == 0 && u.tls && !ws_tls_available())
+        rc = WS_ENOTSUP; /* a build without TLS */
     if (rc == 0)
         rc = check_options(o);
     if (rc == 0 && u.target.n > h->cfg.max_uri)

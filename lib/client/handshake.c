@@ -5,6 +5,7 @@
  * with the reason's own code. */
 #include "client/client_impl.h"
 #include "proto/client_handshake.h"
+#include "tls/tls.h"
 #include "wschat/error.h"
 
 #include <stdio.h>
@@ -58,6 +59,15 @@ void ws__client_send_request(ws_session *s)
     ws__dial *d = dial_of(s);
     s->phase = WS__PH_HANDSHAKE;
     s->reading = true;
+    if (d->tls) {
+        /* wss://: the ClientHello goes first; the request waits in the
+         * queue until the handshake is done. */
+        if (!(s->tls = ws__tls_new(d->tls, true, d->server_name))) {
+            ws__client_fail(s, WS_ENOMEM, 0, NULL);
+            return;
+        }
+        ws__tls_start(s->tls);
+    }
     if (ws__session_queue_raw(s, d->request, d->request_len, NULL, 0) < 0) {
         ws__client_fail(s, WS_ENOMEM, 0, NULL);
         return;
@@ -172,6 +182,7 @@ static void lost(ws_session *s, int err)
     /* The connection ended under the attempt: the server closed it before
      * answering, a reset, or the client is stopping. */
     const char *why = err == WS_ECLOSED              ? "the client is stopping"
+                      : s->tls && *ws__tls_error(s->tls) ? ws__tls_error(s->tls)
                       : s->phase == WS__PH_HANDSHAKE ? "the connection closed before the 101"
                                                      : NULL;
     report(s, err ? err : WS_EIO, 0, why);

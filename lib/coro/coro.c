@@ -43,6 +43,7 @@ struct ws__coro {
     size_t size;
     ws__coro_fn fn;
     void *arg;
+    void *user;
     bool done;
 #ifdef WS_ASAN
     void *fake_stack;
@@ -234,6 +235,8 @@ void ws__coro_yield(ws__coro *c)
     __sanitizer_finish_switch_fiber(c->fake_stack, &c->caller_bottom, &c->caller_size);
 #endif
 }
+
+void **ws__coro_user(ws__coro *c) { return &c->user; }
 
 bool ws__coro_done(const ws__coro *c) { return c->done; }
 

@@ -30,6 +30,9 @@ void ws__coro_resume(ws__coro *c);
 /* Switches back to whoever resumed c. Only from inside c. */
 void ws__coro_yield(ws__coro *c);
 bool ws__coro_done(const ws__coro *c);
+/* One pointer of the user's, kept with the coroutine (so that what only
+ * coroutine users need costs nothing to others). */
+void **ws__coro_user(ws__coro *c);
 /* Frees a coroutine that has returned or never started. */
 void ws__coro_free(ws__stack_pool *p, ws__coro *c);
 /* "asm-x86_64", "asm-aarch64" or "ucontext". */

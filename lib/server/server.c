@@ -19,7 +19,7 @@ ws_server *ws_server_new_err(const ws_config *cfg, int *err)
     }
     srv->host.server = srv;
     srv->host.on_stop = ws__listener_stop;
-    srv->listen_fd = -1;
+    pthread_mutex_init(&srv->tls_mu, NULL);
     if (err)
         *err = 0;
     return srv;
@@ -41,14 +41,14 @@ int ws_server_start(ws_server *srv)
         return rc;
     }
     ws__host_launch(&srv->host);
-    ws__log(&srv->host.log, WS_LOG_INFO, "listening on %s:%d (%s, %d loop%s)", srv->host.cfg.bind,
-            srv->port, srv->host.io->name, srv->host.nworkers, srv->host.nworkers > 1 ? "s" : "");
+    ws__log(&srv->host.log, WS_LOG_INFO, "running (%s, %d loop%s)", srv->host.io->name,
+            srv->host.nworkers, srv->host.nworkers > 1 ? "s" : "");
     return 0;
 }
 
 int ws_server_port(const ws_server *srv)
 {
-    return srv && srv->host.workers ? srv->port : WS_ESTATE;
+    return srv && srv->host.workers && srv->nls ? srv->ls[0]->bound : WS_ESTATE;
 }
 
 int ws_server_step(ws_server *srv, int timeout_ms)
@@ -85,11 +85,12 @@ void ws_server_free(ws_server *srv)
 {
     if (!srv)
         return;
-    if (srv->listen_fd >= 0 && srv->host.nworkers)
-        srv->host.io->close(srv->host.workers[0].loop.io_state, srv->listen_fd);
-    srv->listen_fd = -1;
+    if (srv->host.nworkers)
+        ws__listener_stop(&srv->host);
     ws__host_fini(&srv->host);
     ws__router_free(&srv->routes);
+    ws__listeners_free(srv);
+    pthread_mutex_destroy(&srv->tls_mu);
     free(srv);
 }
 

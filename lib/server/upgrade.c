@@ -4,6 +4,7 @@
  * HTTP answer. From the 101 on the session layer takes over. */
 #include "proto/handshake.h"
 #include "server/server_impl.h"
+#include "tls/tls.h"
 #include "wschat/error.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 typedef struct http_in {
     ws__buf head;
     size_t scanned;
+    int redirect_port;  /* the listener's: plain HTTP requests go to https:// there */
 } http_in;
 
 static void http_done(ws_session *s)
@@ -36,19 +38,27 @@ const ws__role ws__server_role = {
     .destroy = http_done,
 };
 
-void ws__server_accept_on(ws__worker *w, int fd, const char *peer)
+void ws__server_accept_on(ws__worker *w, int fd, const char *peer, ws__listener *l)
 {
     ws__host *h = w->host;
     http_in *in = calloc(1, sizeof *in);
-    ws_session *s = in ? ws__session_new(w, &ws__server_role, WS__PH_HANDSHAKE, fd, peer, 0) : NULL;
+    struct ws__tls_ctx *ctx = ws__listener_tls(l);
+    ws__tls *t = ctx ? ws__tls_new(ctx, false, NULL) : NULL;
+    ws__tls_ctx_unref(ctx); /* the connection holds its own reference */
+    ws_session *s = in && (t || !ctx)
+                        ? ws__session_new(w, &ws__server_role, WS__PH_HANDSHAKE, fd, peer, 0)
+                        : NULL;
     if (!s) {
         free(in);
+        ws__tls_free(t);
         h->io->close(w->loop.io_state, fd);
         atomic_fetch_sub(&h->nconns, 1);
         ws__log(&h->log, WS_LOG_WARN, "dropping connection from %s: out of memory", peer);
         return;
     }
     s->hs = in;
+    s->tls = t;
+    in->redirect_port = l->redirect_port;
     ws__buf_init(&in->head, h->cfg.max_header_bytes);
     ws__session_set_deadline(s, ws__session_now(s) + h->cfg.handshake_timeout_ms);
 }
@@ -131,10 +141,41 @@ static int upgrade(ws_session *s, const ws__route *r, const ws__http_request *re
     return 0;
 }
 
+/* A plain listener's HTTP requests go to the same host and target on the
+ * TLS port (308 keeps the method). WebSocket upgrades are served. */
+static void redirect(ws_session *s, const ws__http_request *req, int port)
+{
+    const ws__http_header *host = ws__http_find(req, "Host", 0);
+    size_t hn = host ? host->value.n : 0;
+    const char *hp = host ? host->value.p : "";
+    /* The host without its port ("[v6]:80" keeps its brackets). */
+    size_t colon = hn;
+    while (colon > 0 && hp[colon - 1] != ':' && hp[colon - 1] != ']')
+        colon--;
+    if (colon > 0 && hp[colon - 1] == ':')
+        hn = colon - 1;
+    if (hn == 0 || hn > 255 || memchr(hp, '\r', hn) || memchr(hp, '\n', hn)) {
+        ws__session_http_error(s, 400);
+        return;
+    }
+    char head[8192 + 512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s:%d%.*s\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                     (int)hn, hp, port, (int)req->target.n, req->target.p);
+    if (n > 0 && (size_t)n < sizeof head)
+        ws__session_queue_raw(s, head, (size_t)n, NULL, 0);
+    ws__session_drain(s);
+}
+
 static void route_request(ws_session *s, ws__http_request *req, size_t head_end, uint8_t *rest,
                           size_t rest_len)
 {
     http_in *in = s->hs;
+    if (in->redirect_port && !ws__http_has_token(req, "Upgrade", "websocket")) {
+        redirect(s, req, in->redirect_port);
+        return;
+    }
     const ws__route *r = ws__router_match(&ws__server_of(s)->routes, req->path.p, req->path.n);
     if (!r) {
         ws__session_http_error(s, 404);

@@ -53,7 +53,7 @@ int ws__seq_deliver(ws_session *s, ws_msg *m)
         return 0; /* the handler has returned: input is read and dropped */
     if (s->wait != WS__WAIT_RECV)
         return 1;
-    *s->recv_out = *m;
+    **(ws_msg **)ws__coro_user(s->co) = *m;
     s->got_msg = true;
     s->wait = WS__WAIT_NONE;
     resume(s);
@@ -116,7 +116,7 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     }
     if (s->ended)
         return WS_ECLOSED;
-    s->recv_out = m;
+    *(ws_msg **)ws__coro_user(s->co) = m;
     s->got_msg = false;
     s->wait = WS__WAIT_RECV;
     while (s->wait == WS__WAIT_RECV)

@@ -4,6 +4,7 @@
 #include "session/host.h"
 #include "proto/utf8.h"
 #include "session/session.h"
+#include "tls/tls.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -29,7 +30,21 @@ int ws__host_init(ws__host *h, const ws_config *cfg)
     h->conn_cfg[WS__ROLE_CLIENT].mask_outgoing = true;
     h->conn_cfg[WS__ROLE_CLIENT].client = true;
     atomic_init(&h->state, WS__HOST_NEW);
+    pthread_mutex_init(&h->client_tls_mu, NULL);
     return 0;
+}
+
+int ws__host_client_tls(ws__host *h, struct ws__tls_ctx **out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&h->client_tls_mu);
+    if (!h->client_tls)
+        rc = ws__tls_client_ctx(NULL, &h->log, &h->client_tls);
+    if (rc == 0)
+        ws__tls_ctx_ref(h->client_tls);
+    *out = rc == 0 ? h->client_tls : NULL;
+    pthread_mutex_unlock(&h->client_tls_mu);
+    return rc;
 }
 
 ws_session *ws__worker_lookup(ws__worker *w, ws_session_id id)
@@ -230,6 +245,7 @@ static void free_worker(ws__worker *w)
     ws__stack_pool_fini(&w->stacks);
     ws__chunk_cache_free(&w->chunks);
     free(w->dirty);
+    free(w->tls_scratch);
     free(w->bids);
     free(w->deferred);
     free(w->slots);
@@ -255,6 +271,9 @@ void ws__host_fini(ws__host *h)
     free(h->workers);
     h->workers = NULL;
     h->nworkers = 0;
+    ws__tls_ctx_unref(h->client_tls);
+    h->client_tls = NULL;
+    pthread_mutex_destroy(&h->client_tls_mu);
 }
 
 /* --- by id, from any thread ------------------------------------------------ */

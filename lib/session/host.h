@@ -55,6 +55,7 @@ typedef struct ws__worker {
     ws__stack_pool stacks;
     ws__chunk_cache chunks; /* recycled send-queue chunks */
     ws__random rnd;         /* masking keys for client sessions, drawn in batches */
+    uint8_t *tls_scratch;   /* ciphertext just read, for this loop's TLS sessions (lazy) */
     /* Broadcast frames of one group waiting to go out as one shared chunk
      * per member before the next poll (session/group.c). */
     struct ws_group *bgroup;
@@ -87,6 +88,10 @@ struct ws__host {
     atomic_size_t nsessions; /* open WebSocket sessions */
     unsigned rr;             /* round-robin cursor for new connections */
     ws__resolver resolver;   /* host names, off the loop threads */
+    /* The TLS context of client connections given no TLS options (the
+     * system's trust store), made on first use. */
+    struct ws__tls_ctx *client_tls;
+    pthread_mutex_t client_tls_mu;
     /* The owner: exactly one is set. */
     ws_server *server;
     ws_client *client;
@@ -132,6 +137,10 @@ void ws__host_fini(ws__host *h);
 ws__worker *ws__host_pick_worker(ws__host *h);
 /* Resolves an id on its own worker's thread; NULL when stale. */
 ws_session *ws__worker_lookup(ws__worker *w, ws_session_id id);
+
+/* A new reference to the default client TLS context (made on first use).
+ * Returns 0, or the error making it (WS_ENOTSUP without TLS, WS_ETLS). */
+int ws__host_client_tls(ws__host *h, struct ws__tls_ctx **out);
 
 /* Sends a message to, or closes, a session by id from any thread (the
  * public ws_server_send / ws_client_send and friends). */

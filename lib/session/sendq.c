@@ -142,34 +142,45 @@ static void pop(ws__sendq *q)
     }
 }
 
+int ws__sendq_iov(const ws__sendq *q, struct iovec *iov, int max)
+{
+    int n = 0;
+    for (const ws__chunk *c = q->head; c && n < max; c = c->next) {
+        const uint8_t *base = c->blob ? c->blob->data : c->data;
+        iov[n].iov_base = (void *)(base + c->off);
+        iov[n++].iov_len = c->len - c->off;
+    }
+    return n;
+}
+
+void ws__sendq_consume(ws__sendq *q, size_t n)
+{
+    q->bytes -= n;
+    while (n > 0) {
+        ws__chunk *c = q->head;
+        size_t left = c->len - c->off;
+        if (n < left) {
+            c->off += n;
+            break;
+        }
+        n -= left;
+        pop(q);
+    }
+}
+
 long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd)
 {
     long total = 0;
     while (q->head) {
         struct iovec iov[WS__SENDQ_IOV];
-        int n = 0;
-        for (ws__chunk *c = q->head; c && n < WS__SENDQ_IOV; c = c->next) {
-            const uint8_t *base = c->blob ? c->blob->data : c->data;
-            iov[n].iov_base = (void *)(base + c->off);
-            iov[n++].iov_len = c->len - c->off;
-        }
+        int n = ws__sendq_iov(q, iov, WS__SENDQ_IOV);
         long w = io->writev(st, fd, iov, n);
         if (w == WS_EAGAIN)
             return total;
         if (w < 0)
             return w;
         total += w;
-        q->bytes -= (size_t)w;
-        while (w > 0) {
-            ws__chunk *c = q->head;
-            size_t left = c->len - c->off;
-            if ((size_t)w < left) {
-                c->off += (size_t)w;
-                break;
-            }
-            w -= (long)left;
-            pop(q);
-        }
+        ws__sendq_consume(q, (size_t)w);
     }
     return total;
 }

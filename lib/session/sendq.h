@@ -65,6 +65,11 @@ int ws__sendq_append_blob(ws__sendq *q, ws__blob *b);
 /* Writes as much as the transport takes. Returns bytes written (>= 0), or a
  * negative ws_err other than WS_EAGAIN on a broken connection. */
 long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd);
+/* The first (at most max) chunks' unwritten bytes, for a writer of its
+ * own (TLS); returns how many iovecs it filled. */
+int ws__sendq_iov(const ws__sendq *q, struct iovec *iov, int max);
+/* Drops n bytes from the front (they were written). */
+void ws__sendq_consume(ws__sendq *q, size_t n);
 /* Moves every chunk of `from` to the end of `to`, leaving `from` empty. */
 void ws__sendq_splice(ws__sendq *to, ws__sendq *from);
 void ws__sendq_clear(ws__sendq *q);

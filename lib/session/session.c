@@ -6,6 +6,7 @@
  * fd is closed, its handler has returned, and no loop callback is running
  * for it (`busy`). */
 #include "session/session.h"
+#include "tls/tls.h"
 #include "util/array.h"
 #include "wschat/error.h"
 
@@ -27,9 +28,9 @@ void ws__session_watch(ws_session *s)
 {
     if (s->phase == WS__PH_DEAD || s->fd < 0)
         return;
-    unsigned ev = s->phase == WS__PH_CONNECT
-                      ? WS_IO_WRITE
-                      : (s->reading ? WS_IO_READ : 0) | (s->q.bytes ? WS_IO_WRITE : 0);
+    bool out = s->q.bytes || !ws__session_tls_idle(s);
+    unsigned ev = s->phase == WS__PH_CONNECT ? WS_IO_WRITE
+                                             : (s->reading ? WS_IO_READ : 0) | (out ? WS_IO_WRITE : 0);
     ws__loop_watch(&s->w->loop, s->fd, ev, ws__session_on_io, s);
 }
 
@@ -162,6 +163,7 @@ void ws__session_maybe_free(ws_session *s)
         n = c->next;
         free(c);
     }
+    ws__tls_free(s->tls);
     if (s->role->destroy)
         s->role->destroy(s);
     free(s->ending);
@@ -235,13 +237,22 @@ void ws__session_flush_now(ws_session *s)
 {
     if (s->phase == WS__PH_DEAD || s->phase == WS__PH_CONNECT)
         return;
-    long r = ws__sendq_flush(&s->q, s->w->host->io, s->w->loop.io_state, s->fd);
+    long r = s->tls ? ws__session_tls_flush(s)
+                    : ws__sendq_flush(&s->q, s->w->host->io, s->w->loop.io_state, s->fd);
     if (r < 0) {
         close_fd(s, (int)r);
         return;
     }
     size_t hw = ws__session_cfg(s)->send_high_water;
-    if (s->q.bytes == 0 && s->phase == WS__PH_DRAIN) {
+    if (s->q.bytes == 0 && s->phase == WS__PH_DRAIN && s->tls && ws__session_tls_idle(s)) {
+        /* The last bytes are out: close_notify goes after them (once). */
+        ws__tls_close_notify(s->tls);
+        if ((r = ws__session_tls_flush(s)) < 0) {
+            close_fd(s, (int)r);
+            return;
+        }
+    }
+    if (s->q.bytes == 0 && s->phase == WS__PH_DRAIN && ws__session_tls_idle(s)) {
         if (s->peer_eof)
             close_fd(s, WS_EIO); /* nothing more will come: no need to linger */
         else
@@ -269,7 +280,11 @@ void ws__worker_flush(ws__loop *l, void *ud)
         ws_session *s = w->dirty[--w->ndirty];
         s->dirty = false;
         s->busy++;
-        if (s->q.bytes || s->phase == WS__PH_DRAIN)
+        if (s->tls_kick) {
+            s->tls_kick = false;
+            ws__session_read_now(s);
+        }
+        if (s->q.bytes || s->phase == WS__PH_DRAIN || !ws__session_tls_idle(s))
             ws__session_flush_now(s);
         s->busy--;
         ws__session_maybe_free(s);

@@ -84,9 +84,9 @@ struct ws_session {
     uint64_t next_ping;
     uint64_t deadline;   /* connect, handshake, close-handshake, drain or linger deadline */
     ws__ext_chain *exts; /* negotiated extensions, or NULL */
-    /* Sequential handler. */
+    /* Sequential handler (its ws_recv's output is kept with the coroutine). */
     ws__coro *co;
-    ws_msg *recv_out;
+    struct ws__tls *tls;      /* the TLS transport, or NULL for plain TCP */
     /* Input held back while the handler is not ready for it. */
     uint8_t *held;
     uint8_t *nul_at; /* byte overwritten by a text message's NUL */
@@ -105,16 +105,18 @@ struct ws_session {
     uint8_t mode;        /* 0 undecided, 1 messages, 2 frames */
     uint8_t nul_saved;
     uint8_t proto; /* negotiated subprotocol: index into h->protocols + 1, or 0 */
-    bool conn_ready;
-    bool above_hw;   /* send queue went over the high-water mark */
-    bool overloaded; /* over the hard limit: close with 1008 */
-    bool dirty;
-    bool reading;  /* read interest is on */
-    bool peer_eof; /* the peer shut its write side */
-    bool got_msg;
-    bool out_frag_open; /* ws_send_frame started a message not yet finished */
-    bool feeding;
-    bool ended;
+    /* Flags, as bit-fields: each is one bit of idle memory. */
+    bool conn_ready : 1;
+    bool above_hw : 1;        /* send queue went over the high-water mark */
+    bool overloaded : 1;      /* over the hard limit: close with 1008 */
+    bool dirty : 1;
+    bool reading : 1;         /* read interest is on */
+    bool peer_eof : 1;        /* the peer shut its write side */
+    bool got_msg : 1;
+    bool out_frag_open : 1;   /* ws_send_frame started a message not yet finished */
+    bool feeding : 1;
+    bool ended : 1;
+    bool tls_kick : 1;        /* TLS holds input the fd will not announce: read before polling */
     char peer[]; /* "ip:port" */
 };
 
@@ -194,6 +196,14 @@ int ws__session_hold_copy(ws_session *s, const uint8_t *a, size_t alen, const ui
                           size_t blen);
 /* The engine's callbacks, for ws__session_open. */
 extern const ws__conn_cb ws__session_conn_cb;
+
+/* TLS sessions (session_tls.c): plaintext in, the queue out through the
+ * transport, and whether it still has ciphertext to write. */
+long ws__session_tls_read(ws_session *s, void *buf, size_t len);
+long ws__session_tls_flush(ws_session *s);
+bool ws__session_tls_idle(const ws_session *s);
+/* Reads now (TLS input the fd will not announce). */
+void ws__session_read_now(ws_session *s);
 
 /* The close reason of an ended session. */
 const ws_close_reason *ws__session_reason(const ws_session *s);

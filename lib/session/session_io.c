@@ -4,6 +4,7 @@
  * write path with the output that waits behind an unfinished fragmented
  * message. */
 #include "session/session.h"
+#include "tls/tls.h"
 #include "util/array.h"
 #include "wschat/error.h"
 
@@ -92,6 +93,10 @@ void ws__session_resume_input(ws_session *s)
     if (s->phase == WS__PH_OPEN) {
         s->reading = true;
         ws__session_watch(s);
+        if (s->tls && ws__tls_in_pending(s->tls)) { /* decrypted while paused: no fd event */
+            s->tls_kick = true;
+            ws__session_mark_dirty(s);
+        }
     }
 }
 
@@ -265,7 +270,7 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
             ws__session_queued(s);
         return rc;
     }
-    if (!mask && pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
+    if (!mask && !s->tls && pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
         struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
         long w = s->w->host->io->writev(s->w->loop.io_state, s->fd, iov, 2);
         if (w == (long)(hl + pl))
@@ -353,9 +358,10 @@ static void do_read(ws_session *s)
             dst = l->rbuf;
             want = WS__LOOP_RBUF;
         }
-        long n = s->w->host->io->read(l->io_state, s->fd, dst, want);
+        long n = s->tls ? ws__session_tls_read(s, dst, want)
+                        : s->w->host->io->read(l->io_state, s->fd, dst, want);
         if (n == WS_EAGAIN)
-            return;
+            break;
         if (n == 0 && s->phase != WS__PH_LINGER) {
             peer_eof(s);
             return;
@@ -369,9 +375,21 @@ static void do_read(ws_session *s)
             input(s, l->rbuf, (size_t)n);
         else
             direct_input(s, dst, (size_t)n);
-        if ((size_t)n < want)
-            return;
+        if ((size_t)n < want && !(s->tls && ws__tls_in_pending(s->tls)))
+            break;
     }
+    /* TLS may hold decrypted or undecrypted input the fd will not report
+     * again: read it before the next poll. */
+    if (s->tls && s->reading && s->phase != WS__PH_DEAD && ws__tls_in_pending(s->tls)) {
+        s->tls_kick = true;
+        ws__session_mark_dirty(s);
+    }
+}
+
+void ws__session_read_now(ws_session *s)
+{
+    if (s->reading && s->phase != WS__PH_DEAD && s->phase != WS__PH_CONNECT)
+        do_read(s);
 }
 
 void ws__session_on_io(ws__loop *l, int fd, unsigned events, void *ud)
