@@ -62,10 +62,11 @@ typedef struct ws_connect_options {
     /* wss:// only: a CA file, a client certificate, another name to check
      * (see tls.h). NULL = the system's trust store and the URL's host. */
     const struct ws_tls_options *tls;
-    uint32_t connect_timeout_ms;   /* name lookup + TCP connect; 0 = 10000 */
-    uint32_t handshake_timeout_ms; /* TLS handshake and request to 101; 0 = cfg.handshake_timeout_ms */
-    uint32_t ping_period_ms;       /* 0 = cfg.ping_period_ms; WS_DISABLED = never */
-    uint32_t timeout_ms;           /* idle timeout; 0 = cfg.timeout_ms; WS_DISABLED = never */
+    uint32_t connect_timeout_ms; /* name lookup + TCP connect; 0 = 10000 */
+    uint32_t
+        handshake_timeout_ms; /* TLS handshake and request to 101; 0 = cfg.handshake_timeout_ms */
+    uint32_t ping_period_ms;  /* 0 = cfg.ping_period_ms; WS_DISABLED = never */
+    uint32_t timeout_ms;      /* idle timeout; 0 = cfg.timeout_ms; WS_DISABLED = never */
     /* Called once, on the connection's loop thread, if the attempt fails
      * before the session opens (the handler or on_open then never runs):
      * r->cause is WS_CAUSE_CONNECT, r->err the reason's code,

@@ -54,7 +54,7 @@ WS_API int ws_tls_available(void);
  * redirect_port: for a plain listener, answer every HTTP request (not a
  * WebSocket upgrade) with a 308 to https:// on that port (0 = serve it). */
 typedef struct ws_listen_options {
-    const char *bind;                /* NULL = "0.0.0.0" */
+    const char *bind; /* NULL = "0.0.0.0" */
     int port;
     const ws_tls_options *tls;
     int redirect_port;

@@ -45,7 +45,7 @@ typedef struct ws__dial {
     bool owned_ai;            /* ai came from getaddrinfo (freeaddrinfo it) */
     ws__buf head;             /* the response head being read */
     size_t scanned;
-    struct ws__tls_ctx *tls;  /* wss://: the context, and the name to check */
+    struct ws__tls_ctx *tls; /* wss://: the context, and the name to check */
     char *server_name;
 } ws__dial;
 

@@ -157,7 +157,8 @@ static int make_dial(ws__host *h, const ws__url *u, const ws_connect_options *o,
     if (rc == 0 && u->tls) {
         /* The context now, so that a CA or key file that does not load is
          * an error of ws_connect's, not a failure later. */
-        rc = o->tls ? ws__tls_client_ctx(o->tls, &h->log, &d->tls) : ws__host_client_tls(h, &d->tls);
+        rc = o->tls ? ws__tls_client_ctx(o->tls, &h->log, &d->tls)
+                    : ws__host_client_tls(h, &d->tls);
         const char *name = o->tls && o->tls->server_name ? o->tls->server_name : d->host;
         if (rc == 0 && !(d->server_name = strdup(name)))
             rc = WS_ENOMEM;

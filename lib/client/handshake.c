@@ -181,10 +181,10 @@ static void lost(ws_session *s, int err)
 {
     /* The connection ended under the attempt: the server closed it before
      * answering, a reset, or the client is stopping. */
-    const char *why = err == WS_ECLOSED              ? "the client is stopping"
+    const char *why = err == WS_ECLOSED                  ? "the client is stopping"
                       : s->tls && *ws__tls_error(s->tls) ? ws__tls_error(s->tls)
-                      : s->phase == WS__PH_HANDSHAKE ? "the connection closed before the 101"
-                                                     : NULL;
+                      : s->phase == WS__PH_HANDSHAKE     ? "the connection closed before the 101"
+                                                         : NULL;
     report(s, err ? err : WS_EIO, 0, why);
 }
 

@@ -251,7 +251,8 @@ int ws__listener_start(ws_server *srv)
         ws__listener *l = srv->ls[i];
         int fd = h->io->listen(w0->loop.io_state, l->bind, l->port, h->cfg.backlog, &l->bound);
         if (fd < 0) {
-            ws__log(&h->log, WS_LOG_ERROR, "listen on %s:%d: %s", l->bind, l->port, ws_strerror(fd));
+            ws__log(&h->log, WS_LOG_ERROR, "listen on %s:%d: %s", l->bind, l->port,
+                    ws_strerror(fd));
             ws__listener_stop(h);
             return fd;
         }

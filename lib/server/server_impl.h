@@ -17,12 +17,12 @@
 /* One address the server listens on, plain or TLS. */
 typedef struct ws__listener {
     ws_server *srv;
-    char *bind;               /* owned */
-    int port;                 /* asked for */
-    int bound;                /* bound, once started */
-    int fd;                   /* -1 unless listening */
-    int redirect_port;        /* plain HTTP requests get a 308 to https:// on it (0 = no) */
-    bool paused;              /* out of fds: not watched for a moment */
+    char *bind;        /* owned */
+    int port;          /* asked for */
+    int bound;         /* bound, once started */
+    int fd;            /* -1 unless listening */
+    int redirect_port; /* plain HTTP requests get a 308 to https:// on it (0 = no) */
+    bool paused;       /* out of fds: not watched for a moment */
     ws__timer retry;
     /* TLS: the options (their strings owned, for reloading) and the context
      * new connections get, swapped under the server's tls_mu on reload. */
@@ -36,9 +36,9 @@ struct ws_server {
     ws__router routes;
     ws_extension exts[4];     /* server-wide extensions, in registration order */
     size_t nexts;
-    ws__listener **ls;        /* stable pointers: sessions and timers refer to them */
+    ws__listener **ls; /* stable pointers: sessions and timers refer to them */
     size_t nls;
-    pthread_mutex_t tls_mu;   /* the listeners' TLS contexts (reload vs accept) */
+    pthread_mutex_t tls_mu; /* the listeners' TLS contexts (reload vs accept) */
 };
 
 /* The server's side of a session before it opens (upgrade.c). */

@@ -15,7 +15,7 @@
 typedef struct http_in {
     ws__buf head;
     size_t scanned;
-    int redirect_port;  /* the listener's: plain HTTP requests go to https:// there */
+    int redirect_port; /* the listener's: plain HTTP requests go to https:// there */
 } http_in;
 
 static void http_done(ws_session *s)
@@ -79,6 +79,13 @@ void ws__session_http_reply(ws_session *s, int status, const char *ctype, const 
 
 void ws__session_http_error(ws_session *s, int status)
 {
+    if (s->tls && !ws__tls_handshake_done(s->tls)) {
+        /* No TLS yet to say it in (a stalled or broken handshake): close. */
+        ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: HTTP %d before the TLS handshake ended",
+                s->peer, status);
+        ws__session_abort(s, WS_ETIMEDOUT);
+        return;
+    }
     char buf[512];
     int n = ws__http_error_response(buf, sizeof buf, status);
     if (n > 0)

@@ -29,8 +29,9 @@ void ws__session_watch(ws_session *s)
     if (s->phase == WS__PH_DEAD || s->fd < 0)
         return;
     bool out = s->q.bytes || !ws__session_tls_idle(s);
-    unsigned ev = s->phase == WS__PH_CONNECT ? WS_IO_WRITE
-                                             : (s->reading ? WS_IO_READ : 0) | (out ? WS_IO_WRITE : 0);
+    unsigned ev = s->phase == WS__PH_CONNECT
+                      ? WS_IO_WRITE
+                      : (s->reading ? WS_IO_READ : 0) | (out ? WS_IO_WRITE : 0);
     ws__loop_watch(&s->w->loop, s->fd, ev, ws__session_on_io, s);
 }
 

@@ -86,7 +86,7 @@ struct ws_session {
     ws__ext_chain *exts; /* negotiated extensions, or NULL */
     /* Sequential handler (its ws_recv's output is kept with the coroutine). */
     ws__coro *co;
-    struct ws__tls *tls;      /* the TLS transport, or NULL for plain TCP */
+    struct ws__tls *tls; /* the TLS transport, or NULL for plain TCP */
     /* Input held back while the handler is not ready for it. */
     uint8_t *held;
     uint8_t *nul_at; /* byte overwritten by a text message's NUL */
@@ -107,17 +107,17 @@ struct ws_session {
     uint8_t proto; /* negotiated subprotocol: index into h->protocols + 1, or 0 */
     /* Flags, as bit-fields: each is one bit of idle memory. */
     bool conn_ready : 1;
-    bool above_hw : 1;        /* send queue went over the high-water mark */
-    bool overloaded : 1;      /* over the hard limit: close with 1008 */
+    bool above_hw : 1;   /* send queue went over the high-water mark */
+    bool overloaded : 1; /* over the hard limit: close with 1008 */
     bool dirty : 1;
-    bool reading : 1;         /* read interest is on */
-    bool peer_eof : 1;        /* the peer shut its write side */
+    bool reading : 1;  /* read interest is on */
+    bool peer_eof : 1; /* the peer shut its write side */
     bool got_msg : 1;
-    bool out_frag_open : 1;   /* ws_send_frame started a message not yet finished */
+    bool out_frag_open : 1; /* ws_send_frame started a message not yet finished */
     bool feeding : 1;
     bool ended : 1;
-    bool tls_kick : 1;        /* TLS holds input the fd will not announce: read before polling */
-    char peer[]; /* "ip:port" */
+    bool tls_kick : 1; /* TLS holds input the fd will not announce: read before polling */
+    char peer[];       /* "ip:port" */
 };
 
 /* --- For the roles ----------------------------------------------------------- */

@@ -11,7 +11,8 @@ int ws_tls_available(void) { return 0; }
 
 static int unsupported(const ws__logger *log)
 {
-    ws__log(log, WS_LOG_ERROR, "TLS: this build of libwschat has no TLS (configure with -Dtls=enabled)");
+    ws__log(log, WS_LOG_ERROR,
+            "TLS: this build of libwschat has no TLS (configure with -Dtls=enabled)");
     return WS_ENOTSUP;
 }
 

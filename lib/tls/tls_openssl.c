@@ -23,8 +23,8 @@
 
 struct ws__tls_ctx {
     SSL_CTX *ssl;
-    BIO_METHOD *bio;     /* our BIO; one per context, freed with it */
-    int refs;            /* atomic */
+    BIO_METHOD *bio; /* our BIO; one per context, freed with it */
+    int refs;        /* atomic */
 };
 
 struct ws__tls {
@@ -32,12 +32,12 @@ struct ws__tls {
     ws__tls_ctx *ctx;
     const uint8_t *view; /* ciphertext being read */
     size_t view_len;
-    ws__buf in;          /* ciphertext read but not yet taken by OpenSSL */
+    ws__buf in; /* ciphertext read but not yet taken by OpenSSL */
     size_t in_off;
-    ws__buf out;         /* ciphertext for the fd */
+    ws__buf out; /* ciphertext for the fd */
     size_t out_off;
-    bool eof;            /* the peer's close_notify, or the fd's end */
-    bool notified;       /* our close_notify is queued */
+    bool eof;      /* the peer's close_notify, or the fd's end */
+    bool notified; /* our close_notify is queued */
     char err[120];
 };
 
