@@ -31,7 +31,8 @@ typedef struct chat {
     char url[2048];
     bool reconnect;
     bool verbose;
-    bool leaving; /* the user typed exit or ^D */
+    ws_tls_options tls; /* wss://: --cafile */
+    bool leaving;       /* the user typed exit or ^D */
     bool open;
     ws_session_id id;
     unsigned attempt; /* consecutive failures, for the backoff */
@@ -42,8 +43,10 @@ typedef struct chat {
 static void usage(int code)
 {
     fprintf(code ? stderr : stdout,
-            "usage: chat-client [URL] [--name NAME] [--reconnect] [--no-deflate] [--verbose]\n"
-            "  URL          ws://HOST[:PORT]/PATH (default ws://127.0.0.1:8080/chat)\n"
+            "usage: chat-client [URL] [--name NAME] [--reconnect] [--cafile FILE] [--no-deflate]\n"
+            "                   [--verbose]\n"
+            "  URL          ws:// or wss://HOST[:PORT]/PATH (default ws://127.0.0.1:8080/chat)\n"
+            "  --cafile F   wss://: trust the certificates in F (default: the system's store)\n"
             "  --name NAME  join with this name (1-32 letters, digits, '_' or '-')\n"
             "  --reconnect  on an abnormal close, reconnect with exponential backoff\n"
             "  --no-deflate do not offer permessage-deflate\n"
@@ -149,7 +152,10 @@ static void on_fail(ws_session_id id, const ws_close_reason *r, void *app)
 static void connect_now(chat *c)
 {
     const ws_extension *exts[] = {c->pmd};
-    ws_connect_options o = {.on_fail = on_fail, .extensions = exts, .nextensions = c->pmd ? 1 : 0};
+    ws_connect_options o = {.on_fail = on_fail,
+                            .extensions = exts,
+                            .nextensions = c->pmd ? 1 : 0,
+                            .tls = c->tls.ca_file ? &c->tls : NULL};
     ws_event_callbacks cb = {.on_open = on_open, .on_message = on_message, .on_close = on_close};
     int rc = ws_connect_events(c->cl, c->url, &o, &cb, c, NULL);
     if (rc) {
@@ -205,6 +211,8 @@ int main(int argc, char **argv)
             usage(0);
         else if (strcmp(a, "--name") == 0 && i + 1 < argc)
             name = argv[++i];
+        else if (strcmp(a, "--cafile") == 0 && i + 1 < argc)
+            c.tls.ca_file = argv[++i];
         else if (strcmp(a, "--backend") == 0 && i + 1 < argc)
             backend = argv[++i];
         else if (strcmp(a, "--reconnect") == 0)

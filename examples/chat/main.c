@@ -211,7 +211,7 @@ int main(int argc, char **argv)
             argc -= 2;
             break;
         }
-    cli_parse(&opts, argc, argv, "chat", " [--web-root DIR] [--origin URL] [--no-deflate]", extra);
+    cli_parse(&opts, argc, argv, "chat", " [--web-root DIR] [--origin URL]", extra);
     int err;
     ws_server *srv = ws_server_new_err(&opts.cfg, &err);
     if (!srv) {
@@ -221,6 +221,7 @@ int main(int argc, char **argv)
     chat c = {.srv = srv, .origin = origin};
     if (room_init(&c.room, srv) < 0)
         return 1;
+    cli_listen(srv, &opts, "chat");
     ws_extension *pmd = cli_deflate(srv, &opts);
     static const char *const protocols[] = {"chat.json"};
     ws_route(srv, "/chat", chat_session, &c);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,9 @@ static void usage(const char *prog, const char *extra, int code)
             "  --send-limit BYTES      close (1008) a session whose queue passes BYTES\n"
             "  --ping-period MS        ping every session this often (default 30000)\n"
             "  --idle-timeout MS       close (1001) a session silent this long (default 60000)\n"
+            "  --tls-cert FILE --tls-key FILE  serve TLS (wss://, https://) on --port\n"
+            "  --tls-min 1.2|1.3       oldest TLS version accepted (default 1.2)\n"
+            "  --redirect-from PORT    also listen on PORT in plain HTTP, redirecting to https\n"
             "  --no-deflate    do not offer permessage-deflate\n"
             "  --verbose       log debug messages\n",
             prog, extra);
@@ -81,10 +86,67 @@ void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usag
             c->cfg.timeout_ms = (uint32_t)number(prog, usage_extra, v, 1, 86400000), i++;
         else if (strcmp(a, "--no-deflate") == 0)
             c->no_deflate = true;
+        else if (strcmp(a, "--tls-cert") == 0 && v)
+            c->tls_cert = v, i++;
+        else if (strcmp(a, "--tls-key") == 0 && v)
+            c->tls_key = v, i++;
+        else if (strcmp(a, "--tls-min") == 0 && v && (!strcmp(v, "1.2") || !strcmp(v, "1.3")))
+            c->tls_min = strcmp(v, "1.3") == 0 ? WS_TLS_1_3 : WS_TLS_1_2, i++;
+        else if (strcmp(a, "--redirect-from") == 0)
+            c->redirect_from = (int)number(prog, usage_extra, v, 1, 65535), i++;
         else
             usage(prog, usage_extra, 2);
     }
     c->cfg.log_level = c->verbose ? WS_LOG_DEBUG : WS_LOG_INFO;
+    if (!c->tls_cert != !c->tls_key || (c->redirect_from && !c->tls_cert)) {
+        fprintf(stderr,
+                "%s: --tls-cert and --tls-key go together (and --redirect-from needs them)\n",
+                prog);
+        exit(2);
+    }
+}
+
+static void *reload_on_hup(void *arg)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) == 0)
+            ws_server_tls_reload(arg); /* logs what went wrong, keeps the old one */
+    }
+    return NULL;
+}
+
+void cli_listen(ws_server *srv, const cli *c, const char *prog)
+{
+    if (!c->tls_cert)
+        return;
+    ws_tls_options tls = {
+        .cert_file = c->tls_cert, .key_file = c->tls_key, .min_version = c->tls_min};
+    int rc = ws_server_listen(
+        srv, &(ws_listen_options){.bind = c->cfg.bind, .port = c->cfg.port, .tls = &tls});
+    if (rc < 0) {
+        fprintf(stderr, "%s: TLS on port %d: %s\n", prog, c->cfg.port, ws_strerror(rc));
+        exit(1);
+    }
+    if (c->redirect_from &&
+        ws_server_listen(srv, &(ws_listen_options){.bind = c->cfg.bind,
+                                                   .port = c->redirect_from,
+                                                   .redirect_port = WS_REDIRECT_TLS}) < 0) {
+        fprintf(stderr, "%s: cannot listen on %d\n", prog, c->redirect_from);
+        exit(1);
+    }
+    /* SIGHUP reloads the certificate: blocked here, before the server's
+     * threads exist (they inherit the mask), and taken by a thread of ours. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, reload_on_hup, srv) == 0)
+        pthread_detach(t);
 }
 
 void cli_log(ws_log_level level, const char *msg, void *ud)
@@ -97,7 +159,8 @@ void cli_log(ws_log_level level, const char *msg, void *ud)
 void cli_announce(ws_server *srv, const cli *c, const char *what, const char *scheme)
 {
     const char *host = c->cfg.bind && strcmp(c->cfg.bind, "0.0.0.0") != 0 ? c->cfg.bind : "localhost";
-    printf("%s at %s://%s:%d\n", what, scheme, host, ws_server_port(srv));
+    /* With TLS the same scheme gains its "s": http -> https, ws -> wss. */
+    printf("%s at %s%s://%s:%d\n", what, scheme, c->tls_cert ? "s" : "", host, ws_server_port(srv));
     fflush(stdout);
 }
 

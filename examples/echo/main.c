@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 {
     static const char *const extra[] = {"style", NULL};
     cli c;
-    cli_parse(&c, argc, argv, "echo", " [--style handler|events] [--no-deflate]", extra);
+    cli_parse(&c, argc, argv, "echo", " [--style handler|events]", extra);
     const char *style = c.style ? c.style : "handler";
     if (strcmp(style, "handler") != 0 && strcmp(style, "events") != 0) {
         fprintf(stderr, "echo: --style must be handler or events\n");
@@ -113,6 +113,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo: %s\n", ws_strerror(err));
         return 1;
     }
+    cli_listen(srv, &c, "echo");
     ws_extension *pmd = cli_deflate(srv, &c);
     if (strcmp(style, "handler") == 0) {
         ws_route(srv, "/", plain_echo, NULL);

@@ -52,7 +52,9 @@ WS_API int ws_tls_available(void);
 /* One address the server listens on. port 0 picks a free port (see
  * ws_server_listener_port). tls NULL: plain ws:// and http://.
  * redirect_port: for a plain listener, answer every HTTP request (not a
- * WebSocket upgrade) with a 308 to https:// on that port (0 = serve it). */
+ * WebSocket upgrade) with a 308 to https:// on that port (0 = serve it;
+ * WS_REDIRECT_TLS = the port the server's first TLS listener is bound to). */
+#define WS_REDIRECT_TLS (-1)
 typedef struct ws_listen_options {
     const char *bind; /* NULL = "0.0.0.0" */
     int port;

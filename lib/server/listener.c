@@ -75,7 +75,7 @@ static int add_listener(ws_server *srv, const ws_listen_options *o, ws__listener
 
 int ws_server_listen(ws_server *srv, const ws_listen_options *o)
 {
-    if (!srv || !o || o->port < 0 || o->port > 65535 || o->redirect_port < 0 ||
+    if (!srv || !o || o->port < 0 || o->port > 65535 || o->redirect_port < WS_REDIRECT_TLS ||
         o->redirect_port > 65535 || (o->tls && o->redirect_port))
         return WS_EINVAL;
     if (atomic_load(&srv->host.state) != WS__HOST_NEW || srv->host.workers)
@@ -90,6 +90,16 @@ int ws_server_listener_port(const ws_server *srv, int index)
     if (!srv || index < 0 || (size_t)index >= srv->nls)
         return WS_EINVAL;
     return srv->host.workers ? srv->ls[index]->bound : WS_ESTATE;
+}
+
+int ws__listener_redirect(const ws__listener *l)
+{
+    if (l->redirect_port != WS_REDIRECT_TLS)
+        return l->redirect_port;
+    for (size_t i = 0; i < l->srv->nls; i++)
+        if (l->srv->ls[i]->is_tls)
+            return l->srv->ls[i]->bound;
+    return 0;
 }
 
 struct ws__tls_ctx *ws__listener_tls(ws__listener *l)

@@ -51,6 +51,8 @@ int ws__listener_start(ws_server *srv);
 void ws__listener_stop(ws__host *h);
 /* Frees the listeners (listener.c). */
 void ws__listeners_free(ws_server *srv);
+/* The port l's plain HTTP requests are redirected to (0: none). */
+int ws__listener_redirect(const ws__listener *l);
 /* A new reference to l's TLS context, or NULL for a plain listener. */
 struct ws__tls_ctx *ws__listener_tls(ws__listener *l);
 

@@ -58,7 +58,7 @@ void ws__server_accept_on(ws__worker *w, int fd, const char *peer, ws__listener 
     }
     s->hs = in;
     s->tls = t;
-    in->redirect_port = l->redirect_port;
+    in->redirect_port = ws__listener_redirect(l);
     ws__buf_init(&in->head, h->cfg.max_header_bytes);
     ws__session_set_deadline(s, ws__session_now(s) + h->cfg.handshake_timeout_ms);
 }

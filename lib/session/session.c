@@ -202,7 +202,7 @@ static void close_fd(ws_session *s, int err)
     atomic_fetch_sub(&w->host->nconns, 1);
     ws__sendq_clear(&s->q);
     if (s->conn_ready && !s->ended)
-        ws__session_end(s, WS_CAUSE_IO, WS_CLOSE_ABNORMAL, "connection lost", WS_EIO);
+        ws__session_end(s, WS_CAUSE_IO, WS_CLOSE_ABNORMAL, "connection lost", err ? err : WS_EIO);
     s->ended = true;
     ws__session_maybe_free(s);
 }
@@ -368,8 +368,9 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
         snprintf(e->reason.reason, sizeof e->reason.reason, "%s", reason ? reason : "");
     }
     const ws_close_reason *r = ws__session_reason(s);
-    ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s", s->peer, r->code,
-            ws_close_cause_name(r->cause), r->reason);
+    ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s%s%s", s->peer, r->code,
+            ws_close_cause_name(r->cause), r->reason, r->err ? ", " : "",
+            r->err ? ws_err_name(r->err) : "");
     if (s->conn_ready)
         atomic_fetch_sub(&s->w->host->nsessions, 1);
     ws__group_leave_all(s);

@@ -29,8 +29,12 @@ long ws__session_tls_read(ws_session *s, void *buf, size_t len)
     /* The handshake, tickets or an alert may want to go out. */
     if (ws__tls_out_pending(s->tls))
         ws__session_mark_dirty(s);
-    if (n < 0 && n != WS_EAGAIN && !s->conn_ready)
-        ws__log(&s->w->host->log, WS_LOG_INFO, "%s: %s", s->peer, ws__tls_error(s->tls));
+    if (n < 0 && n != WS_EAGAIN) {
+        /* The alert saying why goes out before the connection closes. */
+        ws__tls_flush(s->tls, &io);
+        if (!s->conn_ready)
+            ws__log(&s->w->host->log, WS_LOG_INFO, "%s: %s", s->peer, ws__tls_error(s->tls));
+    }
     return n;
 }
 

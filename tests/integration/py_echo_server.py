@@ -3,8 +3,10 @@
 """An echo server on Debian's python3-websockets, for testing libwschat's
 client against a third-party server: echoes every message; the path
 /close4002 closes at once with 4002 "server bye". Prints "listening on
-PORT" once bound (port 0 = a free one). Usage: py_echo_server.py [--no-deflate]"""
+PORT" once bound (port 0 = a free one).
+Usage: py_echo_server.py [--no-deflate] [--tls-cert CHAIN --tls-key KEY]"""
 import asyncio
+import ssl
 import sys
 
 from harness import need
@@ -24,9 +26,17 @@ async def handler(ws, path=None):
         pass
 
 
+def tls():
+    if "--tls-cert" not in sys.argv:
+        return None
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    c.load_cert_chain(sys.argv[sys.argv.index("--tls-cert") + 1], sys.argv[sys.argv.index("--tls-key") + 1])
+    return c
+
+
 async def main():
     compression = None if "--no-deflate" in sys.argv else "deflate"
-    async with websockets.serve(handler, "127.0.0.1", 0, compression=compression,
+    async with websockets.serve(handler, "127.0.0.1", 0, compression=compression, ssl=tls(),
                                 max_size=1 << 22, ping_interval=None) as srv:
         print(f"listening on {srv.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Future()
