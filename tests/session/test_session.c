@@ -5,6 +5,8 @@
 #include "support/test.h"
 #include "support/peer.h"
 
+#include <wschat/tls.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -336,6 +338,37 @@ static void test_route_option_errors(void **state)
     assert_int_equal(ws_route_protocols(srv, "/ev", many, 255), 0);
     assert_int_equal(ws_server_start(srv), 0);
     assert_int_equal(ws_route_keep_request(srv, "/ev", false), WS_ESTATE);
+    ws_server_stop(srv);
+    for (int i = 0; i < 50 && ws_server_step(srv, 0) == 1; i++)
+        ws_mem_advance(net, 100);
+    ws_server_free(srv);
+    ws_mem_net_free(net);
+}
+
+/* The listener API's answers that hold in every build: a TLS listener is
+ * WS_ENOTSUP without OpenSSL and WS_ETLS with it when the files do not
+ * load, the same for a reload; a plain listener works in both. */
+static void test_listen_errors(void **state)
+{
+    (void)state;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    ws_server *srv = ws_server_new(&c);
+    ws_tls_options tls = {.cert_file = "/nonexistent/cert.pem", .key_file = "/nonexistent/key.pem"};
+    ws_listen_options bad = {.port = 1, .tls = &tls};
+    assert_int_equal(ws_server_listen(srv, &bad), ws_tls_available() ? WS_ETLS : WS_ENOTSUP);
+    ws_listen_options both = {.port = 1, .tls = &tls, .redirect_port = 2};
+    assert_int_equal(ws_server_listen(srv, &both), WS_EINVAL); /* a TLS port redirects nowhere */
+    ws_listen_options range = {.port = 70000};
+    assert_int_equal(ws_server_listen(srv, &range), WS_EINVAL);
+    assert_int_equal(ws_server_listen(NULL, &range), WS_EINVAL);
+    assert_int_equal(ws_server_listener_port(srv, 0), WS_EINVAL);
+    ws_listen_options plain = {.port = 0, .bind = "127.0.0.1"};
+    assert_int_equal(ws_server_listen(srv, &plain), 0);
+    assert_int_equal(ws_server_tls_reload(srv), ws_tls_available() ? 0 : WS_ENOTSUP);
+    assert_int_equal(ws_server_start(srv), 0);
+    assert_true(ws_server_listener_port(srv, 0) >= 0);
+    assert_int_equal(ws_server_listen(srv, &plain), WS_ESTATE);
     ws_server_stop(srv);
     for (int i = 0; i < 50 && ws_server_step(srv, 0) == 1; i++)
         ws_mem_advance(net, 100);
@@ -1193,37 +1226,57 @@ static void test_static_files(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_seq), cmocka_unit_test(test_echo_events),
-        cmocka_unit_test(test_query_seq), cmocka_unit_test(test_query_events),
-        cmocka_unit_test(test_fragments_seq), cmocka_unit_test(test_fragments_events),
-        cmocka_unit_test(test_client_close_seq), cmocka_unit_test(test_client_close_events),
-        cmocka_unit_test(test_server_close_seq), cmocka_unit_test(test_server_close_events),
-        cmocka_unit_test(test_close_timeout_seq), cmocka_unit_test(test_close_timeout_events),
-        cmocka_unit_test(test_handler_return_seq), cmocka_unit_test(test_handler_return_events),
-        cmocka_unit_test(test_idle_seq), cmocka_unit_test(test_idle_events),
-        cmocka_unit_test(test_protocol_error_seq), cmocka_unit_test(test_protocol_error_events),
-        cmocka_unit_test(test_backpressure_seq), cmocka_unit_test(test_backpressure_events),
-        cmocka_unit_test(test_send_frames_seq), cmocka_unit_test(test_send_frames_events),
+        cmocka_unit_test(test_echo_seq),
+        cmocka_unit_test(test_echo_events),
+        cmocka_unit_test(test_query_seq),
+        cmocka_unit_test(test_query_events),
+        cmocka_unit_test(test_fragments_seq),
+        cmocka_unit_test(test_fragments_events),
+        cmocka_unit_test(test_client_close_seq),
+        cmocka_unit_test(test_client_close_events),
+        cmocka_unit_test(test_server_close_seq),
+        cmocka_unit_test(test_server_close_events),
+        cmocka_unit_test(test_close_timeout_seq),
+        cmocka_unit_test(test_close_timeout_events),
+        cmocka_unit_test(test_handler_return_seq),
+        cmocka_unit_test(test_handler_return_events),
+        cmocka_unit_test(test_idle_seq),
+        cmocka_unit_test(test_idle_events),
+        cmocka_unit_test(test_protocol_error_seq),
+        cmocka_unit_test(test_protocol_error_events),
+        cmocka_unit_test(test_backpressure_seq),
+        cmocka_unit_test(test_backpressure_events),
+        cmocka_unit_test(test_send_frames_seq),
+        cmocka_unit_test(test_send_frames_events),
         cmocka_unit_test(test_held_behind_fragments_seq),
         cmocka_unit_test(test_held_behind_fragments_events),
         cmocka_unit_test(test_direct_read_then_drain_seq),
         cmocka_unit_test(test_direct_read_then_drain_events),
-        cmocka_unit_test(test_half_close_seq), cmocka_unit_test(test_half_close_events),
+        cmocka_unit_test(test_half_close_seq),
+        cmocka_unit_test(test_half_close_events),
         cmocka_unit_test(test_ping_flood_coalesced),
         cmocka_unit_test(test_late_facts_events),
         cmocka_unit_test(test_route_option_errors),
+        cmocka_unit_test(test_listen_errors),
         cmocka_unit_test(test_late_facts_events_kept),
         cmocka_unit_test(test_late_facts_seq),
         cmocka_unit_test(test_split_control_seq),
         cmocka_unit_test(test_split_control_events),
-        cmocka_unit_test(test_resume_rearms_seq), cmocka_unit_test(test_resume_rearms_events),
-        cmocka_unit_test(test_hard_limit_events), cmocka_unit_test(test_hard_limit_broadcast),
-        cmocka_unit_test(test_groups_seq), cmocka_unit_test(test_groups_events),
-        cmocka_unit_test(test_batch_order_seq), cmocka_unit_test(test_batch_order_events),
+        cmocka_unit_test(test_resume_rearms_seq),
+        cmocka_unit_test(test_resume_rearms_events),
+        cmocka_unit_test(test_hard_limit_events),
+        cmocka_unit_test(test_hard_limit_broadcast),
+        cmocka_unit_test(test_groups_seq),
+        cmocka_unit_test(test_groups_events),
+        cmocka_unit_test(test_batch_order_seq),
+        cmocka_unit_test(test_batch_order_events),
         cmocka_unit_test(test_batch_to_transforming_member),
-        cmocka_unit_test(test_group_freed_with_pending_batch), cmocka_unit_test(test_batch_bound),
-        cmocka_unit_test(test_stop_seq), cmocka_unit_test(test_stop_events),
-        cmocka_unit_test(test_http_statuses), cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_group_freed_with_pending_batch),
+        cmocka_unit_test(test_batch_bound),
+        cmocka_unit_test(test_stop_seq),
+        cmocka_unit_test(test_stop_events),
+        cmocka_unit_test(test_http_statuses),
+        cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_recv_frame),
         cmocka_unit_test(test_static_files),
     };
