@@ -3,7 +3,7 @@
 """Autobahn-style conformance run against examples/echo's "/" route.
 
 Usage: conformance.py ECHO_BIN [--style handler|events] [--no-deflate]
-                      [--report DIR] [--only PREFIX]
+                      [--report DIR] [--only PREFIX] [--tls]
 Writes DIR/conformance-<style>-<deflate>.json and .html and ends with
 "N passed, M failed"; exits 1 on any FAILED or NON-STRICT case."""
 import argparse
@@ -15,9 +15,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import server  # noqa: E402
+from harness import server, test_ca  # noqa: E402
 
 import cases  # noqa: E402
+import wsclient  # noqa: E402
 from wsclient import connect  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -26,6 +27,7 @@ ap.add_argument("--style", default="handler")
 ap.add_argument("--no-deflate", action="store_true")
 ap.add_argument("--report", default=".")
 ap.add_argument("--only", default="")
+ap.add_argument("--tls", action="store_true", help="every case over wss:// (certificates made now)")
 opts = ap.parse_args()
 
 
@@ -59,8 +61,15 @@ async def run_case(port, cid, fn):
 
 
 async def main():
-    label = f"{opts.style}-{'plain' if opts.no_deflate else 'deflate'}"
+    label = f"{opts.style}-{'plain' if opts.no_deflate else 'deflate'}" + ("-tls" if opts.tls else "")
     args = ["--style", opts.style, "--handshake-timeout", "2000"]
+    if opts.tls:
+        import ssl
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="wschat-conf-")
+        ca, cert, key = test_ca(tmp)
+        wsclient.TLS = ssl.create_default_context(cafile=ca)
+        args += ["--tls-cert", cert, "--tls-key", key]
     if opts.no_deflate:
         args.append("--no-deflate")
     results = []
@@ -85,6 +94,7 @@ async def main():
     base = os.path.join(opts.report, f"conformance-{label}")
     with open(base + ".json", "w") as f:
         json.dump({"server": f"examples/echo --style {opts.style}", "compression": not opts.no_deflate,
+                   "tls": opts.tls,
                    "summary": counts, "cases": results}, f, indent=1)
     colors = {cases.OK: "#c8f7c5", cases.NON_STRICT: "#fff3b0", cases.INFO: "#dde7ff", cases.FAILED: "#ffc9c9"}
     rows = "\n".join(

@@ -5,6 +5,7 @@ asked, and records every frame and the way the connection ended."""
 import asyncio
 import base64
 import os
+import ssl
 import struct
 import time
 import zlib
@@ -14,6 +15,9 @@ import zlib
 # masked) or "server" (the client suite, client_suite.py: frames go out
 # unmasked, and the peer's must arrive masked). The cases are the same.
 ROLE = "client"
+# An ssl.SSLContext to speak wss:// to the server (conformance.py --tls);
+# None for plain ws://.
+TLS = None
 
 
 def frame(op, payload=b"", fin=True, rsv=0, mask=None, length=None):
@@ -131,7 +135,8 @@ class Conn:
                 payload = unmask(payload, key)
         except asyncio.TimeoutError:
             return None
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            # Over TLS a cut without close_notify surfaces as an SSLError.
             self.closed_tcp = True
             return None
         op, fin, rsv = h[0] & 0x0F, bool(h[0] & 0x80), (h[0] >> 4) & 7
@@ -193,15 +198,17 @@ class Conn:
 
 async def connect(port, path="/", extra="", raw_request=None, timeout=5.0, rcvbuf=None):
     sock = None
+    tls = {"ssl": TLS, "server_hostname": "localhost"} if TLS else {}
     if rcvbuf:  # before connect(), so the advertised window starts small
         import socket
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        r, w = await asyncio.open_connection(sock=sock, limit=1 << 26)
+        r, w = await asyncio.wait_for(asyncio.open_connection(sock=sock, limit=1 << 26, **tls), timeout)
     else:
-        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=1 << 26), timeout)
+        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=1 << 26, **tls),
+                                      timeout)
     if raw_request is None:
         key = base64.b64encode(os.urandom(16)).decode()
         raw_request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"

@@ -87,3 +87,31 @@ def run(main):
         check("no exception", False, repr(e))
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     sys.exit(1 if RESULTS["failed"] or not RESULTS["passed"] else 0)
+
+
+def test_ca(tmp, name="test"):
+    """Makes, with the openssl CLI, a CA and a server certificate it signs
+    for localhost and 127.0.0.1, valid two days, in directory tmp; returns
+    (ca_file, chain_file, key_file), the chain leaf first as Let's
+    Encrypt's fullchain.pem. Skips the test when openssl is missing. Keys
+    exist only for the run: none is committed."""
+    import shutil
+    if not shutil.which("openssl"):
+        skip("openssl missing: apt-get install openssl, or run scripts/test.sh")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    ca_key, ca = f"{tmp}/{name}-ca.key", f"{tmp}/{name}-ca.pem"
+    key, csr, cert = f"{tmp}/{name}.key", f"{tmp}/{name}.csr", f"{tmp}/{name}.pem"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", f"/CN={name} test CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = f"{tmp}/{name}.ext"
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+            "-out", cert, "-days", "2", "-extfile", ext)
+    with open(cert, "a") as chain, open(ca) as c:
+        chain.write(c.read())
+    return ca, cert, key

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from harness import RESULTS, bounded, check, need, server, skip
+from harness import RESULTS, bounded, check, need, server, skip, test_ca
 
 websockets = need("websockets", "python3-websockets")
 if not shutil.which("openssl"):
@@ -33,30 +33,8 @@ tmp = tempfile.mkdtemp(prefix="wschat-tls-")
 os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=1") + ":quarantine_size_mb=0"
 
 
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-
-def make_ca(name):
-    """A CA and a server certificate it signs for localhost and 127.0.0.1."""
-    ca_key, ca = f"{tmp}/{name}-ca.key", f"{tmp}/{name}-ca.pem"
-    key, csr, cert = f"{tmp}/{name}.key", f"{tmp}/{name}.csr", f"{tmp}/{name}.pem"
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", f"/CN={name} test CA")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
-    ext = f"{tmp}/{name}.ext"
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-            "-out", cert, "-days", "2", "-extfile", ext)
-    with open(cert, "a") as chain, open(ca) as c:
-        chain.write(c.read())  # a chain file, leaf first (as fullchain.pem)
-    return ca, cert, key
-
-
-CA, CERT, KEY = make_ca("first")
-CA2, CERT2, KEY2 = make_ca("second")
+CA, CERT, KEY = test_ca(tmp, "first")
+CA2, CERT2, KEY2 = test_ca(tmp, "second")
 TLS = ["--tls-cert", CERT, "--tls-key", KEY]
 
 
