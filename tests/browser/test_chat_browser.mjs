@@ -2,16 +2,21 @@
 // The chat web client in real headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core): two pages join under different names, exchange
 // a message and a whisper, and each sees exactly what it should.
-// Also: Chromium's own permessage-deflate against examples/echo.
+// Also: Chromium's own permessage-deflate against examples/echo, and the
+// chat over https:// and wss:// with a self-signed certificate made for the
+// run, which one Chromium is told to trust (by its key) and another is not.
 // Usage: node test_chat_browser.mjs CHAT_BIN ARTIFACT_DIR [ECHO_BIN]
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 
 // A missing tool skips the test (exit 77) with one line saying what to
 // install; scripts/test.sh installs everything and counts a skip as a failure.
 const skip = (why) => { console.log(`SKIP: ${why}`); process.exit(77); };
 if (!existsSync("/usr/bin/chromium")) skip("Chromium missing: apt-get install chromium, or run scripts/test.sh");
+if (spawnSync("openssl", ["version"]).status !== 0) skip("openssl missing: apt-get install openssl, or run scripts/test.sh");
 const { chromium } = await import("playwright-core").catch(() =>
   skip("npm packages missing: run npm ci in tests/browser, or scripts/test.sh"));
 
@@ -22,13 +27,13 @@ const check = (name, ok, detail = "") => {
   if (ok) { passed++; console.log(`ok: ${name}`); } else { failed++; console.log(`FAILED: ${name} ${detail}`); }
 };
 
-function start(bin = chatBin) {
+function start(bin = chatBin, extra = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ["--port", "0", "--bind", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(bin, ["--port", "0", "--bind", "127.0.0.1", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
     const t = setTimeout(() => reject(new Error(`${bin} did not start`)), 10000);
     createInterface({ input: proc.stdout }).once("line", (line) => {
       clearTimeout(t);
-      const m = line.match(/ at (?:http|ws):\/\/\S+:(\d+)$/);
+      const m = line.match(/ at (?:https?|wss?):\/\/\S+:(\d+)$/);
       m ? resolve({ proc, url: `http://127.0.0.1:${m[1]}/`, port: Number(m[1]) }) : reject(new Error(line));
     });
   });
@@ -132,14 +137,55 @@ async function typedWhispers(browser, url, alice, bob) {
   await carol.close();
 }
 
+const launchArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+// The chat over https:// and wss://: a self-signed certificate for
+// localhost made now (openssl CLI), a Chromium that trusts exactly its key
+// (--ignore-certificate-errors-spki-list, as a developer would) chats in two
+// pages; a Chromium told nothing refuses the page.
+async function httpsChat() {
+  const dir = mkdtempSync(`${tmpdir()}/wschat-browser-tls-`);
+  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+    "-nodes", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "2", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]);
+  check("a self-signed certificate made for the run", made.status === 0, String(made.stderr));
+  const spki = createHash("sha256").update(new X509Certificate(readFileSync(`${dir}/cert.pem`)).publicKey
+    .export({ type: "spki", format: "der" })).digest("base64");
+  const srv = await start(chatBin, ["--tls-cert", `${dir}/cert.pem`, "--tls-key", `${dir}/key.pem`]);
+  const trusting = await chromium.launch({ executablePath: "/usr/bin/chromium",
+    args: [...launchArgs, `--ignore-certificate-errors-spki-list=${spki}`] });
+  const wary = await chromium.launch({ executablePath: "/usr/bin/chromium", args: launchArgs });
+  try {
+    const url = `https://localhost:${srv.port}/`;
+    const refused = await (await wary.newPage()).goto(url).then(() => "", (e) => String(e));
+    check("a Chromium not told to trust the certificate refuses the page", /ERR_CERT/.test(refused), refused);
+    const ann = await join(trusting, url, "ann", { width: 1000, height: 700 });
+    const ben = await join(trusting, url, "ben", { width: 390, height: 760 });
+    check("the page came over https", (await ann.evaluate(() => location.protocol)) === "https:");
+    await ann.waitForFunction(() => document.querySelectorAll("#users li").length === 2);
+    await ann.fill("#text", "hello over wss");
+    await ann.press("#text", "Enter");
+    await waitLine(ben, "hello over wss");
+    check("over wss:// ben sees ann's message", (await logOf(ben)).includes("msg|annhello over wss"));
+    await ben.click('#users li[data-name="ann"]');
+    await ben.fill("#text", "secret over tls");
+    await ben.press("#text", "Enter");
+    await waitLine(ann, "secret over tls");
+    check("over wss:// ann gets ben's whisper", (await logOf(ann)).includes("whisper|ben→ annsecret over tls"));
+    await ann.screenshot({ path: `${artifacts}/chat-ann-https.png` });
+  } finally {
+    await trusting.close();
+    await wary.close();
+    srv.proc.kill("SIGKILL");
+  }
+}
+
 const { proc, url } = await start();
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: launchArgs });
 try {
   if (echoBin) await compressedEcho(browser);
+  await httpsChat();
   const alice = await join(browser, url, "alice", { width: 1100, height: 700 });
   check("alice sees her welcome", (await logOf(alice))[0] === "system|You are connected! There are 1 users here. You are alice.");
   const bob = await join(browser, url, "bob", { width: 390, height: 760 }); // a phone
