@@ -5,10 +5,13 @@ capture-pane): three clients chat through examples/chat, a line being typed
 survives incoming messages, pings are answered while the user types, `exit`
 and ^D quit cleanly, a server shutdown (1001) is reported and ends the
 client, --reconnect comes back after a server restart, and the client works
-against examples/echo's /chat route. A tmux server of its own (-L), killed
+against examples/echo's /chat route; over wss:// with `scripts/run-chat.sh
+--tls` (its self-signed certificate trusted with --cafile, refused without
+it). A tmux server of its own (-L), killed
 at the end; every process stopped by PID.
 Usage: test_chat_client.py CHAT_CLIENT CHAT_BIN ECHO_BIN"""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -147,15 +150,54 @@ def echo_scenario():
     check("and exits non-zero", exit_status("frank") == 1)
 
 
+def tls_scenario():
+    """The main command with --tls on this build tree: a certificate made
+    for localhost, the https:// address printed; the terminal client over
+    wss:// trusting that certificate, and refusing the server without it."""
+    if not shutil.which("openssl"):
+        skip("openssl missing: apt-get install openssl, or run scripts/test.sh")
+    build = os.path.dirname(os.path.dirname(os.path.abspath(chat_bin)))
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "run-chat.sh")
+    proc = subprocess.Popen([script, "--tls", "--port", "0", "--bind", "127.0.0.1"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "RUN_CHAT_BUILD": build})
+    try:
+        out, port, deadline = "", None, time.time() + 20
+        while port is None and time.time() < deadline and proc.poll() is None:
+            line = proc.stdout.readline()
+            out += line
+            m = re.search(r"Responding at https://\S+:(\d+)$", line.strip())
+            port = m and int(m.group(1))
+        check("run-chat.sh --tls prints the https:// address", port is not None, out)
+        check("and how to trust its certificate", "--ignore-certificate-errors-spki-list=" in out)
+        if port is None:
+            return
+        url, cert = f"wss://localhost:{port}/chat", os.path.join(build, "dev-tls", "cert.pem")
+        start_client("gina", url, "--name", "gina", "--cafile", cert)
+        check("chat-client over wss:// with --cafile joins", wait_for("gina", "You are connected!"))
+        type_line("gina", "secure hello")
+        check("and chats", wait_for("gina", "[gina]: secure hello"))
+        type_line("gina", "exit")
+        check("and leaves cleanly", exit_status("gina") == 0)
+        start_client("hal", url, "--name", "hal")
+        check("without --cafile the self-signed certificate is refused",
+              wait_for("hal", f"Cannot connect to {url}?name=hal: certificate: self-signed certificate"),
+              screen("hal"))
+        check("and the client exits non-zero", exit_status("hal") == 1)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 try:
-    for scenario in (chat_scenario, reconnect_scenario, echo_scenario):
+    for scenario in (chat_scenario, reconnect_scenario, echo_scenario, tls_scenario):
         try:
             scenario()
         except Exception as e:  # noqa: BLE001 - report, then go on with the next
             check(f"{scenario.__name__} ran", False, repr(e))
 finally:
     subprocess.run(["tmux", "-L", SOCK, "kill-server"], capture_output=True)
-    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"):
         try:
             os.unlink(f"{LOG}-{name}")
         except OSError:
