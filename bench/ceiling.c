@@ -7,7 +7,11 @@
  * client frame unmasked and sent back as it came), the server for the
  * client benchmark, where the client's cost is what is measured.
  *
- *   ceiling echo|fanout|wsecho PORT   (prints "ready PORT" when listening) */
+ * With a certificate and key (and OpenSSL at build time) every mode runs
+ * over TLS: the smallest OpenSSL epoll server doing the job (OpenSSL does
+ * the socket I/O, buffers released while idle), the TLS ceiling.
+ *
+ *   ceiling echo|fanout|wsecho PORT [CERT KEY]   (prints "ready PORT") */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +24,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifdef BENCH_TLS
+#include <openssl/ssl.h>
+#endif
+
 #include "proto/base64.h"
 #include "proto/sha1.h"
 
@@ -28,11 +36,33 @@
 static int conns[MAXFD], nconns;
 static char *pending[MAXFD]; /* bytes a slow receiver could not take yet */
 static size_t npending[MAXFD];
+#ifdef BENCH_TLS
+static SSL *ssl[MAXFD]; /* with TLS, each connection's */
+#endif
+
+/* read(2)/write(2), through the connection's SSL with TLS: -1 and EAGAIN
+ * for "try again" (OpenSSL's WANT_READ or WANT_WRITE). */
+static ssize_t fd_io(int fd, void *p, size_t n, int out)
+{
+#ifdef BENCH_TLS
+    if (ssl[fd]) {
+        size_t done = 0;
+        if (out ? SSL_write_ex(ssl[fd], p, n, &done) : SSL_read_ex(ssl[fd], p, n, &done))
+            return (ssize_t)done;
+        int e = SSL_get_error(ssl[fd], 0);
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPROTO;
+        return -1;
+    }
+#endif
+    return out ? write(fd, p, n) : read(fd, p, n);
+}
 
 static void put(int ep, int fd, const char *p, size_t n)
 {
     if (npending[fd] == 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = fd_io(fd, (void *)p, n, 1);
         if (w == (ssize_t)n)
             return;
         if (w < 0)
@@ -144,6 +174,10 @@ static void drop(int ep, int fd)
     inlen[fd] = 0;
     upgraded[fd] = 0;
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+#ifdef BENCH_TLS
+    SSL_free(ssl[fd]);
+    ssl[fd] = NULL;
+#endif
     close(fd);
     free(pending[fd]);
     pending[fd] = NULL;
@@ -168,6 +202,20 @@ int main(int argc, char **argv)
         return 1;
     socklen_t sl = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &sl);
+#ifdef BENCH_TLS
+    SSL_CTX *tls = NULL;
+    if (argc > 4) {
+        tls = SSL_CTX_new(TLS_server_method());
+        if (SSL_CTX_use_certificate_chain_file(tls, argv[3]) != 1 ||
+            SSL_CTX_use_PrivateKey_file(tls, argv[4], SSL_FILETYPE_PEM) != 1)
+            return 1;
+        SSL_CTX_set_mode(tls, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+#else
+    if (argc > 4)
+        return 1; /* no TLS in this build */
+#endif
     printf("ready %d\n", ntohs(a.sin_port));
     fflush(stdout);
     int ep = epoll_create1(0);
@@ -186,11 +234,18 @@ int main(int argc, char **argv)
                     struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
                     conns[nconns++] = c;
+#ifdef BENCH_TLS
+                    if (tls) {
+                        ssl[c] = SSL_new(tls);
+                        SSL_set_fd(ssl[c], c);
+                        SSL_set_accept_state(ssl[c]);
+                    }
+#endif
                 }
                 continue;
             }
             if ((evs[i].events & EPOLLOUT) && npending[fd]) {
-                ssize_t w = write(fd, pending[fd], npending[fd]);
+                ssize_t w = fd_io(fd, pending[fd], npending[fd], 1);
                 if (w > 0) {
                     memmove(pending[fd], pending[fd] + w, npending[fd] - (size_t)w);
                     npending[fd] -= (size_t)w;
@@ -202,19 +257,28 @@ int main(int argc, char **argv)
             }
             if (!(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 continue;
-            ssize_t r = read(fd, buf, sizeof buf);
-            if (r <= 0) {
-                if (r == 0 || errno != EAGAIN)
-                    drop(ep, fd);
-                continue;
+            /* With TLS, read until OpenSSL holds nothing more either:
+             * epoll only knows about the socket. */
+            for (int more = 1; more;) {
+                ssize_t r = fd_io(fd, buf, sizeof buf, 0);
+                if (r <= 0) {
+                    if (r == 0 || errno != EAGAIN)
+                        drop(ep, fd);
+                    break;
+                }
+#ifdef BENCH_TLS
+                more = ssl[fd] != NULL;
+#else
+                more = 0;
+#endif
+                if (wsecho)
+                    ws_input(ep, fd, buf, (size_t)r);
+                else if (!fanout)
+                    put(ep, fd, buf, (size_t)r);
+                else
+                    for (int k = 0; k < nconns; k++)
+                        put(ep, conns[k], buf, (size_t)r);
             }
-            if (wsecho)
-                ws_input(ep, fd, buf, (size_t)r);
-            else if (!fanout)
-                put(ep, fd, buf, (size_t)r);
-            else
-                for (int k = 0; k < nconns; k++)
-                    put(ep, conns[k], buf, (size_t)r);
         }
     }
 }

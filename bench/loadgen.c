@@ -7,8 +7,14 @@
  *   loadgen echo      --port P --pid PID [--raw] -c CONNS -d INFLIGHT -s BYTES -n MSGS [--binary]
  *   loadgen broadcast --port P --pid PID [--raw] -r RECEIVERS -n MSGS -s BYTES [--path /chat]
  *                     [-b BURST]
- *   loadgen idle      --port P --pid PID [--raw] -c CONNS
+ *   loadgen idle      --port P --pid PID [--raw] -c CONNS [--after BYTES]
  *   loadgen connect   --port P --pid PID [--raw] -n HANDSHAKES
+ *
+ * --tls speaks TLS to the server (when built with OpenSSL): the certificate
+ * is not checked, every connection makes a full handshake (no resumption)
+ * and asks for TLS_AES_128_GCM_SHA256, so every server does the same work.
+ * idle --after BYTES then sends each connection one BYTES message, reads
+ * its echo and measures again (memory after traffic).
  *
  * Output: one line "key=value ..." (parsed by bench/run.py). */
 #define _GNU_SOURCE
@@ -27,14 +33,25 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef BENCH_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 typedef struct opts {
     const char *mode, *path;
     int port, pid, conns, inflight, receivers, burst;
     long msgs;
-    size_t size;
-    bool raw, binary;
+    size_t size, after;
+    bool raw, binary, tls;
+    void *tls_ctx; /* SSL_CTX * with --tls */
 } opts;
+
+/* A connection: its fd and, with --tls, its SSL. */
+typedef struct wire {
+    int fd;
+    void *ssl;
+} wire;
 
 static double now(void)
 {
@@ -95,11 +112,50 @@ static int dial(int port)
     return fd;
 }
 
-static void send_all(int fd, const void *p, size_t n)
+/* One read or write on a wire: like read(2)/write(2), -1 with errno
+ * EAGAIN when it would block. TLS asks for more, or for the socket to
+ * drain, either way it is "try again". */
+static ssize_t wire_io(wire *w, void *p, size_t n, bool out)
+{
+#ifdef BENCH_TLS
+    if (w->ssl) {
+        size_t done = 0;
+        int ok = out ? SSL_write_ex(w->ssl, p, n, &done) : SSL_read_ex(w->ssl, p, n, &done);
+        if (ok)
+            return (ssize_t)done;
+        int e = SSL_get_error(w->ssl, 0);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        errno = e == SSL_ERROR_SYSCALL && errno ? errno : EPROTO;
+        return -1;
+    }
+#endif
+    return out ? write(w->fd, p, n) : read(w->fd, p, n);
+}
+
+/* Reads what there is, up to cap: with TLS until OpenSSL has nothing
+ * buffered either, so that level-triggered epoll stays truthful. */
+static ssize_t wire_read(wire *w, void *buf, size_t cap)
+{
+    ssize_t total = 0;
+    do {
+        ssize_t r = wire_io(w, (char *)buf + total, cap - (size_t)total, false);
+        if (r <= 0)
+            return total ? total : r;
+        total += r;
+    } while (w->ssl && (size_t)total < cap);
+    return total;
+}
+
+static void send_all(wire *wr, const void *p, size_t n)
 {
     const char *c = p;
     while (n) {
-        ssize_t w = write(fd, c, n);
+        ssize_t w = wire_io(wr, (void *)c, n, true);
         if (w < 0 && errno == EAGAIN) {
             usleep(50);
             continue;
@@ -111,21 +167,35 @@ static void send_all(int fd, const void *p, size_t n)
     }
 }
 
-/* Blocking WebSocket handshake; returns the fd, non-blocking afterwards. */
-static int ws_open(const opts *o, const char *path)
+/* Blocking TLS (with --tls) and WebSocket handshakes; returns the wire,
+ * non-blocking afterwards. */
+static wire ws_open(const opts *o, const char *path)
 {
-    int fd = dial(o->port);
+    wire w = {dial(o->port), NULL};
+    int fd = w.fd;
+#ifdef BENCH_TLS
+    if (o->tls) {
+        SSL *ssl = SSL_new(o->tls_ctx);
+        SSL_set_fd(ssl, fd);
+        if (SSL_connect(ssl) != 1) {
+            fprintf(stderr, "loadgen: TLS handshake failed\n");
+            ERR_print_errors_fp(stderr);
+            exit(1);
+        }
+        w.ssl = ssl;
+    }
+#endif
     if (!o->raw) {
         char req[256];
         int n = snprintf(req, sizeof req,
                          "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                          "Sec-WebSocket-Version: 13\r\n\r\n", path);
-        send_all(fd, req, (size_t)n);
+        send_all(&w, req, (size_t)n);
         char resp[512];
         size_t got = 0;
         while (got < sizeof resp - 1) {
-            ssize_t r = read(fd, resp + got, 1); /* byte by byte: never eat a frame */
+            ssize_t r = wire_io(&w, resp + got, 1, false); /* byte by byte: never eat a frame */
             if (r <= 0)
                 die("handshake");
             got += (size_t)r;
@@ -138,7 +208,15 @@ static int ws_open(const opts *o, const char *path)
         }
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
+    return w;
+}
+
+static void wire_close(wire *w)
+{
+#ifdef BENCH_TLS
+    SSL_free(w->ssl);
+#endif
+    close(w->fd);
 }
 
 /* A masked client frame (or the raw payload with --raw) into out. */
@@ -202,9 +280,9 @@ static size_t frame_len(const uint8_t *p, size_t n)
 /* A read of a connection the server must keep open: end of stream or an
  * error other than "try again" ends the run (instead of spinning on a
  * readable, closed socket). Returns the count, or 0 for "nothing yet". */
-static ssize_t read_live(int fd, void *buf, size_t cap)
+static ssize_t read_live(wire *w, void *buf, size_t cap)
 {
-    ssize_t r = read(fd, buf, cap);
+    ssize_t r = wire_read(w, buf, cap);
     if (r > 0)
         return r;
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -214,7 +292,7 @@ static ssize_t read_live(int fd, void *buf, size_t cap)
 }
 
 typedef struct conn {
-    int fd;
+    wire w;
     uint8_t *in;
     size_t have;
     int outstanding;
@@ -243,10 +321,10 @@ static void run_echo(const opts *o)
     conn *cs = calloc((size_t)o->conns, sizeof *cs);
     int ep = epoll_create1(0);
     for (int i = 0; i < o->conns; i++) {
-        cs[i].fd = ws_open(o, o->path);
+        cs[i].w = ws_open(o, o->path);
         cs[i].in = malloc(want * (size_t)o->inflight + 65536);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].w.fd, &ev);
     }
     double *lat = malloc(sizeof(double) * (size_t)o->msgs);
     long sent = 0, done = 0;
@@ -254,7 +332,7 @@ static void run_echo(const opts *o)
     for (int i = 0; i < o->conns; i++)
         for (int k = 0; k < o->inflight && sent < o->msgs; k++, sent++) {
             cs[i].sent_at[cs[i].tail++ % 64] = now();
-            send_all(cs[i].fd, frame, flen);
+            send_all(&cs[i].w, frame, flen);
         }
     struct epoll_event evs[256];
     while (done < o->msgs) {
@@ -265,7 +343,8 @@ static void run_echo(const opts *o)
         }
         for (int e = 0; e < n; e++) {
             conn *c = &cs[evs[e].data.u32];
-            ssize_t r = read_live(c->fd, c->in + c->have, want * (size_t)o->inflight + 65536 - c->have);
+            ssize_t r = read_live(&c->w, c->in + c->have,
+                                  want * (size_t)o->inflight + 65536 - c->have);
             if (r == 0)
                 continue;
             c->have += (size_t)r;
@@ -280,7 +359,7 @@ static void run_echo(const opts *o)
                 lat[done++] = now() - c->sent_at[c->head++ % 64];
                 if (sent < o->msgs) {
                     c->sent_at[c->tail++ % 64] = now();
-                    send_all(c->fd, frame, flen);
+                    send_all(&c->w, frame, flen);
                     sent++;
                 }
             }
@@ -292,7 +371,7 @@ static void run_echo(const opts *o)
     report_lat(lat, done);
     printf("\n");
     for (int i = 0; i < o->conns; i++) {
-        close(cs[i].fd);
+        wire_close(&cs[i].w);
         free(cs[i].in);
     }
     close(ep);
@@ -305,7 +384,7 @@ static void run_echo(const opts *o)
 static void run_broadcast(const opts *o)
 {
     size_t want = wire_len(o, o->size);
-    int *rx = malloc(sizeof(int) * (size_t)o->receivers);
+    wire *rx = malloc(sizeof(wire) * (size_t)o->receivers);
     long *got = calloc((size_t)o->receivers, sizeof(long));
     size_t *have = calloc((size_t)o->receivers, sizeof(size_t));
     uint8_t **pend = malloc(sizeof(uint8_t *) * (size_t)o->receivers);
@@ -315,16 +394,16 @@ static void run_broadcast(const opts *o)
     for (int i = 0; i < o->receivers; i++) {
         rx[i] = ws_open(o, o->path);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, rx[i], &ev);
+        epoll_ctl(ep, EPOLL_CTL_ADD, rx[i].fd, &ev);
     }
     usleep(200000); /* let welcomes arrive, then drain them */
     char junk[65536];
     for (int i = 0; i < o->receivers; i++)
-        while (read(rx[i], junk, sizeof junk) > 0)
+        while (wire_read(&rx[i], junk, sizeof junk) > 0)
             ;
-    int tx = ws_open(o, o->path);
+    wire tx = ws_open(o, o->path);
     usleep(100000);
-    while (read(tx, junk, sizeof junk) > 0)
+    while (wire_read(&tx, junk, sizeof junk) > 0)
         ;
     uint8_t *payload = calloc(1, o->size + 1), *frame = calloc(1, o->size + 15);
     memset(payload, 'b', o->size);
@@ -345,12 +424,12 @@ static void run_broadcast(const opts *o)
         if (o->burst > 0) {
             if (sent < o->msgs && total == sent * o->receivers) {
                 long k = o->msgs - sent < burst ? o->msgs - sent : burst;
-                send_all(tx, frames, flen * (size_t)k);
+                send_all(&tx, frames, flen * (size_t)k);
                 sent += k;
             }
         } else {
             while (sent < o->msgs && sent - total / o->receivers < 64) {
-                send_all(tx, frame, flen);
+                send_all(&tx, frame, flen);
                 sent++;
             }
         }
@@ -361,7 +440,7 @@ static void run_broadcast(const opts *o)
         }
         for (int e = 0; e < n; e++) {
             int i = (int)evs[e].data.u32;
-            ssize_t r = read_live(rx[i], pend[i] + have[i], (1 << 16) - have[i]);
+            ssize_t r = read_live(&rx[i], pend[i] + have[i], (1 << 16) - have[i]);
             if (r == 0)
                 continue;
             have[i] += (size_t)r;
@@ -389,17 +468,17 @@ static void run_broadcast(const opts *o)
             got[i] += k;
             total += k;
         }
-        while (read(tx, junk, sizeof junk) > 0)
+        while (wire_read(&tx, junk, sizeof junk) > 0)
             ; /* the sender's own copies */
     }
     double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
     printf("mode=broadcast deliveries=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f "
            "server_us_per_op=%.4f\n", total, secs, total / secs, cpu, cpu * 1e6 / (double)total);
     for (int i = 0; i < o->receivers; i++) {
-        close(rx[i]);
+        wire_close(&rx[i]);
         free(pend[i]);
     }
-    close(tx);
+    wire_close(&tx);
     close(ep);
     free(frames);
     free(pend);
@@ -410,34 +489,67 @@ static void run_broadcast(const opts *o)
     free(frame);
 }
 
+/* Waits (bounded) until w has brought `want` bytes, discarding them. */
+static void drain_exact(wire *w, size_t want)
+{
+    char buf[65536];
+    double deadline = now() + 10;
+    while (want) {
+        ssize_t r = read_live(w, buf, want < sizeof buf ? want : sizeof buf);
+        if (r == 0) {
+            if (now() > deadline) {
+                fprintf(stderr, "loadgen: no echo within 10 s\n");
+                exit(1);
+            }
+            usleep(100);
+            continue;
+        }
+        want -= (size_t)r;
+    }
+}
+
 static void run_idle(const opts *o)
 {
     long base = proc_rss(o->pid);
-    int *fds = malloc(sizeof(int) * (size_t)o->conns);
+    wire *ws = malloc(sizeof(wire) * (size_t)o->conns);
     for (int i = 0; i < o->conns; i++)
-        fds[i] = ws_open(o, o->path);
+        ws[i] = ws_open(o, o->path);
     usleep(500000);
     long held = proc_rss(o->pid);
-    printf("mode=idle conns=%d server_rss_base=%ld server_rss_held=%ld server_bytes_per_op=%.0f\n",
+    printf("mode=idle conns=%d server_rss_base=%ld server_rss_held=%ld server_bytes_per_op=%.0f",
            o->conns, base, held, (double)(held - base) / o->conns);
+    if (o->after) {
+        uint8_t *payload = calloc(1, o->after), *frame = malloc(o->after + 14);
+        size_t flen = encode(o, frame, payload, o->after);
+        for (int i = 0; i < o->conns; i++) {
+            send_all(&ws[i], frame, flen);
+            drain_exact(&ws[i], wire_len(o, o->after));
+        }
+        usleep(500000);
+        long after = proc_rss(o->pid);
+        printf(" server_bytes_after=%.0f", (double)(after - base) / o->conns);
+        free(payload);
+        free(frame);
+    }
+    printf("\n");
     for (int i = 0; i < o->conns; i++)
-        close(fds[i]);
-    free(fds);
+        wire_close(&ws[i]);
+    free(ws);
 }
 
 static void run_connect(const opts *o)
 {
     double cpu0 = proc_cpu(o->pid), t0 = now();
     for (long i = 0; i < o->msgs; i++) {
-        int fd = ws_open(o, o->path);
+        wire w = ws_open(o, o->path);
         if (o->raw) { /* a raw ceiling "handshake": one round trip */
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-            send_all(fd, "x", 1);
+            fcntl(w.fd, F_SETFL, fcntl(w.fd, F_GETFL) & ~O_NONBLOCK);
+            send_all(&w, "x", 1);
             char c;
-            if (read(fd, &c, 1) != 1)
+            if (wire_io(&w, &c, 1, false) != 1)
                 die("raw round trip");
         }
-        close(fd);
+        wire_close(&w);
     }
     double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
     printf("mode=connect handshakes=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f server_us_per_op=%.2f\n",
@@ -456,6 +568,10 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
         if (!strcmp(a, "--raw")) o.raw = true;
+        else if (!strcmp(a, "--tls"))
+            o.tls = true;
+        else if (!strcmp(a, "--after"))
+            o.after = (size_t)atol(v), i++;
         else if (!strcmp(a, "--binary")) o.binary = true;
         else if (!strcmp(a, "--port")) o.port = atoi(v), i++;
         else if (!strcmp(a, "--pid")) o.pid = atoi(v), i++;
@@ -470,6 +586,20 @@ int main(int argc, char **argv)
     }
     if (o.inflight > 64)
         o.inflight = 64;
+    if (o.tls) {
+#ifdef BENCH_TLS
+        SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
+        SSL_CTX_set_ciphersuites(c, "TLS_AES_128_GCM_SHA256");
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+        o.tls_ctx = c;
+#else
+        fprintf(stderr, "loadgen: built without OpenSSL: no --tls\n");
+        return 2;
+#endif
+    }
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;

@@ -8,8 +8,15 @@ routes) and the peers (libwebsockets, Node ws, Bun), pinned (server on CPU
 targets, measures 1 vs 2 loop threads on the broadcast, and prints (and
 with --write, stores in docs/performance.md) the medians and their ratios.
 
+The TLS rows (KEY tls, or any tls-* row) run the same workloads over TLS
+against the TLS ceiling (bench/ceiling with a certificate: the smallest
+OpenSSL epoll server doing the job) and the peers over TLS, with a
+certificate made for the run; they have a table and targets of their own.
+
 Usage: bench/run.py [--repeat 3] [--quick] [--write] [--only KEY]
-KEY: echo-small, echo-64k, broadcast, idle, connect, threads, client"""
+KEY: echo-small, echo-64k, broadcast, idle, connect, threads, client, tls
+     (or one of tls-echo-small, tls-echo-64k, tls-broadcast, tls-idle,
+     tls-connect)"""
 import argparse
 import os
 import re
@@ -99,12 +106,13 @@ def raise_nofile():
 
 
 class Server:
-    def __init__(self, name, argv, ready=r":(\d+)\s*$", cpus="0"):
-        self.name, self.argv, self.ready, self.cpus = name, argv, ready, cpus
+    def __init__(self, name, argv, ready=r":(\d+)\s*$", cpus="0", env=None):
+        self.name, self.argv, self.ready, self.cpus, self.env = name, argv, ready, cpus, env
 
     def __enter__(self):
         self.p = subprocess.Popen(pin(self.cpus) + self.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, preexec_fn=raise_nofile, cwd=os.path.join(ROOT, "bench", "peers"))
+                                  text=True, preexec_fn=raise_nofile, cwd=os.path.join(ROOT, "bench", "peers"),
+                                  env={**os.environ, **self.env} if self.env else None)
         line = self.p.stdout.readline()
         m = re.search(self.ready, line)
         if not m:
@@ -119,28 +127,46 @@ class Server:
         self.p.wait()
 
 
-def servers(kind):
+def tls_files():
+    """A certificate for localhost made for the run (ECDSA P-256, as a
+    Let's Encrypt one can be), kept in the bench build tree."""
+    d = os.path.join(BUILD, "bench-tls")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    if not os.path.exists(cert):
+        os.makedirs(d, exist_ok=True)
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=localhost",
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def servers(kind, tls=False):
     b = BUILD
     echo = os.path.join(b, "examples", "echo")
     chat = os.path.join(b, "examples", "chat")
     ceiling = os.path.join(b, "bench", "ceiling")
     common = ["--port", "0", "--bind", "127.0.0.1", "--no-deflate"]
-    out = [("ceiling", Server("ceiling", [ceiling, "fanout" if kind == "broadcast" else "echo", "0"],
+    files, ours, env = [], [], None
+    if tls:
+        files = list(tls_files())
+        ours = ["--tls-cert", files[0], "--tls-key", files[1]]
+        env = {"TLS_CERT": files[0], "TLS_KEY": files[1]}
+    out = [("ceiling", Server("ceiling", [ceiling, "fanout" if kind == "broadcast" else "echo", "0"] + files,
                               r"ready (\d+)"), True)]
     if kind == "broadcast":
-        out.append(("libwschat", Server("libwschat", [chat] + common), False))
+        out.append(("libwschat", Server("libwschat", [chat] + common + ours), False))
     else:
-        out.append(("libwschat events", Server("events", [echo, "--style", "events"] + common), False))
-        out.append(("libwschat handler", Server("handler", [echo, "--style", "handler"] + common), False))
+        out.append(("libwschat events", Server("events", [echo, "--style", "events"] + common + ours), False))
+        out.append(("libwschat handler", Server("handler", [echo, "--style", "handler"] + common + ours), False))
     lws = os.path.join(b, "bench", "lws_server")
     if os.path.exists(lws):
-        out.append(("lws", Server("lws", [lws, "0"], r"ready (\d+)"), False))
+        out.append(("lws", Server("lws", [lws, "0"] + files, r"ready (\d+)"), False))
     node = shutil.which("node")
     if node:
-        out.append(("Node ws", Server("node", [node, "node_server.mjs"], r"ready (\d+)"), False))
+        out.append(("Node ws", Server("node", [node, "node_server.mjs"], r"ready (\d+)", env=env), False))
     bun = os.path.join(ROOT, "bench", "peers", "node_modules", ".bin", "bun")
     if os.path.exists(bun):
-        out.append(("Bun", Server("bun", [bun, "bun_server.js"], r"ready (\d+)"), False))
+        out.append(("Bun", Server("bun", [bun, "bun_server.js"], r"ready (\d+)", env=env), False))
     return out
 
 
@@ -175,6 +201,29 @@ WORKLOADS = [
     ("connect", "connect + handshake + close: server µs per handshake", "connect",
      ["-n", "200" if Q else "10000"], "server_us_per_op"),
 ]
+
+
+# The same workloads over TLS (loadgen --tls: TLS 1.3, AES-128-GCM, a full
+# handshake per connection). TLS costs more per operation, so the counts
+# are smaller; tls-idle also measures after one 16 KiB echo per connection.
+TLS_WORKLOADS = [
+    ("tls-echo-small", "TLS echo, 100 conns, 32 B, 1 in flight: server µs per round trip", "echo",
+     ["-c", "100", "-d", "1", "-s", "32", "-n", "2000" if Q else "200000"], "server_us_per_op"),
+    ("tls-echo-64k", "TLS echo, 10 conns, 64 KiB binary: server µs per round trip", "echo",
+     ["-c", "10", "-d", "1", "-s", "65536", "-n", "200" if Q else "20000", "--binary"], "server_us_per_op"),
+    ("tls-broadcast", "TLS broadcast to 1000 receivers, 32 B, 16-message bursts: server µs per delivery",
+     "broadcast",
+     ["-r", "100" if Q else "1000", "-s", "32", "-b", "16", "-n", "48" if Q else "5000", "--path", "/chat"],
+     "server_us_per_op"),
+    ("tls-idle", "TLS, 10k idle connections: server RSS bytes per connection (fresh)", "idle",
+     ["-c", "300" if Q else "10000", "--after", "16384"], "server_bytes_per_op"),
+    ("tls-connect", "TLS connect + handshake + close: server µs per full handshake", "connect",
+     ["-n", "100" if Q else "3000"], "server_us_per_op"),
+]
+SLOW_N.update({"tls-broadcast": "500", "tls-echo-64k": "5000", "tls-echo-small": "50000"})
+# After the idle row: the same connections after one 16 KiB message each.
+IDLE_AFTER = ("tls-idle-after", "TLS, 10k idle connections: server RSS bytes per connection after a "
+              "16 KiB message")
 
 
 def measure(entries, extra=None):
@@ -218,12 +267,25 @@ TARGETS = [
     ("handshake <= 1.5x ceiling", "connect", ["libwschat events", "libwschat handler"], 1.5,
      "ratio"),
 ]
+TLS_TARGETS = [
+    ("TLS small echo, callbacks <= 1.10x TLS ceiling", "tls-echo-small", ["libwschat events"], 1.10,
+     "ratio"),
+    ("TLS 64 KiB echo <= 1.1x TLS ceiling", "tls-echo-64k", ["libwschat events"], 1.1, "ratio"),
+    ("TLS broadcast <= 0.8 µs per delivery", "tls-broadcast", ["libwschat"], 0.8, "abs"),
+    ("TLS idle, callbacks <= 16 KiB/conn fresh", "tls-idle", ["libwschat events"], 16384, "abs"),
+    ("TLS idle, callbacks <= 16 KiB/conn after a 16 KiB message", "tls-idle-after",
+     ["libwschat events"], 16384, "abs"),
+    ("TLS handshake CPU <= the TLS ceiling's", "tls-connect", ["libwschat events"], 1.0, "ratio"),
+]
+# Rows where libwschat need not beat the peers (the issue's exception: a
+# full handshake is OpenSSL's cost, and Bun's BoringSSL is faster at it).
+NO_BEAT = {"tls-connect"}
 # The column that stands for libwschat in "beat Bun and lws on every row":
 # the callback route (the fast path), and the chat for the broadcast.
-BEST = {"broadcast": "libwschat"}
+BEST = {"broadcast": "libwschat", "tls-broadcast": "libwschat"}
 
 
-def targets(rows):
+def targets(rows, target_list=None):
     res = {key: r for key, _, r in rows}
     out = ["| target | result | met |", "|---|---|---|"]
     ok_all = True
@@ -235,17 +297,19 @@ def targets(rows):
             ok_all = False
             out.append(f"| {label} | not measured | **no** |")
 
-    for label, key, cols, limit, kind in TARGETS:
+    for label, key, cols, limit, kind in (TARGETS if target_list is None else target_list):
         r = res.get(key)
-        if not r or not r.get("ceiling") or any(c not in r for c in cols):
+        if not r or (kind == "ratio" and not r.get("ceiling")) or any(c not in r for c in cols):
             unmeasured(label)
             continue
         vals = [r[c] / r["ceiling"] if kind == "ratio" else r[c] for c in cols]
         ok = all(v <= limit for v in vals)
         ok_all &= ok
-        shown = " / ".join(f"{v:.2f}x" if kind == "ratio" else f"{v:.0f} B" for v in vals)
+        shown = " / ".join(f"{v:.2f}x" if kind == "ratio" else f"{v:.3g}" for v in vals)
         out.append(f"| {label} | {shown} | {'yes' if ok else '**no**'} |")
     for key, title, r in rows:
+        if key in NO_BEAT:
+            continue
         ours = r.get(BEST.get(key, "libwschat events"))
         for peer in ("Bun", "lws"):
             if ours is None or peer not in r:
@@ -350,28 +414,40 @@ def main():
         run_all()
 
 
-def run_all():
-    rows = []
-    thr = threads_table() if opts.only == "threads" else ""
-    for key, title, mode, args, metric in WORKLOADS:
-        if not key.startswith(opts.only):
+def run_rows(workloads, tls):
+    """Measures each selected workload against its servers; returns rows
+    (key, title, {server: median}). The broadcast row is followed by the
+    1 vs 2 threads table (returned too, plain rows only)."""
+    rows, thr = [], ""
+    for key, title, mode, args, metric in workloads:
+        if not (key.startswith(opts.only) or (tls and opts.only == "tls")):
             continue
-        results = {}
         entries = []
-        for name, srv, raw in servers(mode):
-            a = args
+        for name, srv, raw in servers(mode, tls):
+            a = args + (["--tls"] if tls else [])
             if name in SLOW and key in SLOW_N and not Q:
-                a = args[:args.index("-n") + 1] + [SLOW_N[key]] + args[args.index("-n") + 2:]
+                a = a[:a.index("-n") + 1] + [SLOW_N[key]] + a[a.index("-n") + 2:]
             entries.append((name, srv, raw, mode, a, metric))
-        got = measure(entries)
+        after = "server_bytes_after" if "--after" in args else None
+        got = measure(entries, extra=after)
+        results, later = {}, {}
         for name, *_ in entries:
             m = got.get(name)
             if m:
                 results[name] = m[0]
-                print(f"{key:11} {name:18} {m[0]:10.3f}  (runs: {', '.join(f'{v:.3f}' for v in m[2])})")
+                print(f"{key:14} {name:18} {m[0]:10.3f}  (runs: {', '.join(f'{v:.3f}' for v in m[2])})")
+                if after and m[1] is not None:
+                    later[name] = m[1]
+                    print(f"{IDLE_AFTER[0]:14} {name:18} {m[1]:10.3f}")
         rows.append((key, title, results))
+        if later:
+            rows.append((IDLE_AFTER[0], IDLE_AFTER[1], later))
         if key == "broadcast":
             thr = threads_table()
+    return rows, thr
+
+
+def results_table(rows):
     names = ["ceiling", "libwschat events", "libwschat handler", "libwschat", "lws", "Node ws",
              "Bun"]
     lines = ["| workload | " + " | ".join(n for n in names) + " | libwschat / ceiling |",
@@ -380,40 +456,61 @@ def run_all():
         cells = [f"{res[n]:.3g}" if n in res else "–" for n in names]
         ours = [res[n] for n in ("libwschat events", "libwschat handler", "libwschat") if n in res]
         ceil = res.get("ceiling")
-        ratio = " / ".join(f"{o / ceil:.2f}x" for o in ours) if ceil and ours and key != "idle" \
+        ratio = " / ".join(f"{o / ceil:.2f}x" for o in ours) if ceil and ours and "idle" not in key \
             else "–"
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratio} |")
-    ttable, all_met = targets(rows)
-    ctable = ""
-    if "client".startswith(opts.only) or not opts.only:
-        ctable, checks = client_row()
-        for label, ok, shown in checks:
-            all_met &= ok
-            ttable += f"\n| {label} | {shown} | {'yes' if ok else '**no**'} |"
-    table = ("\n".join(lines) + "\n\n" if rows else "") + "Targets, checked by the same run:\n\n" + ttable + \
-        ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "") + \
-        ("\n\nThe client row: 100 connections, 32 B echo against `bench/ceiling wsecho`, "
-         "the client's CPU per round trip:\n\n" + ctable if ctable else "")
-    print()
-    print(table)
-    print(f"\nall targets met: {'yes' if all_met else 'no'}")
-    if opts.write:
-        cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                             capture_output=True, text=True).stdout.strip()
-        doc = os.path.join(ROOT, "docs", "performance.md")
-        text = open(doc).read() if os.path.exists(doc) else ""
+    return "\n".join(lines)
+
+
+def write_block(tag, table):
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    doc = os.path.join(ROOT, "docs", "performance.md")
+    text = open(doc).read() if os.path.exists(doc) else ""
+    start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+    cmd = f"bench/run.py --repeat {opts.repeat}" + (" --no-spin" if opts.no_spin else "") + \
+        (f" --only {opts.only}" if opts.only else "") + " --write"
+    block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} on {cpu} ({os.cpu_count()} cores), "
+             f"median of {opts.repeat} runs, with `{cmd}`:\n\n"
+             f"{table}\n{end}")
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S) \
+        if start in text else text + "\n" + block + "\n"
+    open(doc, "w").write(text)
+
+
+def run_all():
+    tls_only = opts.only.startswith("tls")
+    thr = threads_table() if opts.only == "threads" else ""
+    rows, thr2 = ([], "") if tls_only else run_rows(WORKLOADS, False)
+    thr = thr or thr2
+    blocks, all_met = {}, True
+    if rows or opts.only in ("", "client", "threads"):
+        ttable, all_met = targets(rows)
+        ctable = ""
+        if "client".startswith(opts.only) or not opts.only:
+            ctable, checks = client_row()
+            for label, ok, shown in checks:
+                all_met &= ok
+                ttable += f"\n| {label} | {shown} | {'yes' if ok else '**no**'} |"
         # A client-only run has a block of its own, so it does not replace
         # the full table of the servers' rows.
-        tag = "client-results" if opts.only == "client" else "results"
-        start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
-        cmd = f"bench/run.py --repeat {opts.repeat}" + (" --no-spin" if opts.no_spin else "") + \
-            (f" --only {opts.only}" if opts.only else "") + " --write"
-        block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} on {cpu} ({os.cpu_count()} cores), "
-                 f"median of {opts.repeat} runs, with `{cmd}`:\n\n"
-                 f"{table}\n{end}")
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), block, text, flags=re.S) \
-            if start in text else text + "\n" + block + "\n"
-        open(doc, "w").write(text)
+        blocks["client-results" if opts.only == "client" else "results"] = \
+            (results_table(rows) + "\n\n" if rows else "") + "Targets, checked by the same run:\n\n" + \
+            ttable + ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "") + \
+            ("\n\nThe client row: 100 connections, 32 B echo against `bench/ceiling wsecho`, "
+             "the client's CPU per round trip:\n\n" + ctable if ctable else "")
+    if tls_only or not opts.only:
+        trows, _ = run_rows(TLS_WORKLOADS, True)
+        tt, met = targets(trows, TLS_TARGETS)
+        all_met &= met
+        blocks["tls-results"] = results_table(trows) + "\n\nTLS targets, checked by the same run:\n\n" + tt
+    for table in blocks.values():
+        print()
+        print(table)
+    print(f"\nall targets met: {'yes' if all_met else 'no'}")
+    if opts.write:
+        for tag, table in blocks.items():
+            write_block(tag, table)
 
 
 main()

@@ -5,7 +5,8 @@
  * from the WRITEABLE callback, and the chat fans out through one lws_ring
  * with a tail per member (lws-minimal-ws-server-ring).
  *
- *   lws_server [port]   prints "ready PORT" once listening on 127.0.0.1
+ *   lws_server [port [CERT KEY]]   prints "ready PORT" once listening on 127.0.0.1
+ *   (with CERT and KEY: over TLS)
  */
 #include <libwebsockets.h>
 
@@ -262,6 +263,11 @@ int main(int argc, char **argv)
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.pt_serv_buf_size = 65536 + LWS_PRE + 16;
+    if (argc > 3) { /* TLS through libwebsockets' OpenSSL */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = argv[2];
+        info.ssl_private_key_filepath = argv[3];
+    }
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
         return 1;

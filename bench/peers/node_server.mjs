@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Peer: the same echo ("/") and chat ("/chat") behaviour on Node's ws.
+// TLS_CERT and TLS_KEY in the environment: over https (wss://).
 import { WebSocketServer } from "ws";
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 
-const server = http.createServer();
+const { TLS_CERT, TLS_KEY } = process.env;
+const server = TLS_CERT
+  ? https.createServer({ cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) })
+  : http.createServer();
 const wss = new WebSocketServer({ server, perMessageDeflate: false });
 const room = new Set();
 let lastId = 0;
