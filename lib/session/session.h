@@ -201,6 +201,9 @@ extern const ws__conn_cb ws__session_conn_cb;
  * transport, and whether it still has ciphertext to write. */
 long ws__session_tls_read(ws_session *s, void *buf, size_t len);
 long ws__session_tls_flush(ws_session *s);
+/* Encrypts and writes iov now if no ciphertext is pending (write-through):
+ * returns the plaintext bytes taken (0 if none could be), or an error. */
+long ws__session_tls_write(ws_session *s, const struct iovec *iov, int n);
 bool ws__session_tls_idle(const ws_session *s);
 /* Reads now (TLS input the fd will not announce). */
 void ws__session_read_now(ws_session *s);

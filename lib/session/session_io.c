@@ -270,9 +270,13 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
             ws__session_queued(s);
         return rc;
     }
-    if (!mask && !s->tls && pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
+    if (!mask && pl >= WRITE_THROUGH && s->q.bytes == 0 && s->phase == WS__PH_OPEN) {
+        /* Over TLS too: encrypted into the loop's scratch and written, so
+         * a big echo costs no queue copy (nor the heap growing and
+         * shrinking by its size each time). */
         struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
-        long w = s->w->host->io->writev(s->w->loop.io_state, s->fd, iov, 2);
+        long w = s->tls ? ws__session_tls_write(s, iov, 2)
+                        : s->w->host->io->writev(s->w->loop.io_state, s->fd, iov, 2);
         if (w == (long)(hl + pl))
             return 0;
         if (w > 0) { /* queue only what the kernel did not take */

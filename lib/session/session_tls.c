@@ -3,8 +3,9 @@
  * session layer calls instead of the backend's read and writev when
  * s->tls is set. The send queue keeps plaintext (a broadcast frame is
  * still encoded once and shared); only the encryption is per session, and
- * it happens as the queue drains, so a peer that stops reading holds at
- * most the transport's bound of ciphertext on top of its queue. */
+ * it happens as the queue drains, straight into the loop's output scratch
+ * and on to the fd, so a peer that stops reading holds at most what the
+ * fd did not take of one scratch as ciphertext on top of its queue. */
 #include "session/session.h"
 #include "tls/tls.h"
 #include "wschat/error.h"
@@ -15,9 +16,15 @@ static ws__tls_io io_of(ws_session *s)
 {
     ws__worker *w = s->w;
     if (!w->tls_scratch)
-        w->tls_scratch = malloc(WS__TLS_SCRATCH);
-    return (ws__tls_io){w->host->io, w->loop.io_state, s->fd, w->tls_scratch,
-                        w->tls_scratch ? WS__TLS_SCRATCH : 0};
+        w->tls_scratch = malloc(WS__TLS_SCRATCH + WS__TLS_OUT_SCRATCH);
+    uint8_t *b = w->tls_scratch;
+    return (ws__tls_io){w->host->io,
+                        w->loop.io_state,
+                        s->fd,
+                        b,
+                        b ? WS__TLS_SCRATCH : 0,
+                        b ? b + WS__TLS_SCRATCH : NULL,
+                        b ? WS__TLS_OUT_SCRATCH : 0};
 }
 
 long ws__session_tls_read(ws_session *s, void *buf, size_t len)
@@ -41,6 +48,8 @@ long ws__session_tls_read(ws_session *s, void *buf, size_t len)
 long ws__session_tls_flush(ws_session *s)
 {
     ws__tls_io io = io_of(s);
+    if (!io.out)
+        return WS_ENOMEM;
     long total = 0;
     for (;;) {
         long w = ws__tls_flush(s->tls, &io);
@@ -51,13 +60,20 @@ long ws__session_tls_flush(ws_session *s)
             return total; /* the fd is full, or all is out */
         struct iovec iov[WS__SENDQ_IOV];
         int n = ws__sendq_iov(&s->q, iov, WS__SENDQ_IOV);
-        long taken = ws__tls_encrypt(s->tls, iov, n);
+        long taken = ws__tls_send(s->tls, &io, iov, n);
         if (taken < 0)
             return taken;
         if (taken == 0)
             return total; /* a client whose handshake is not done yet */
         ws__sendq_consume(&s->q, (size_t)taken);
+        total += taken;
     }
+}
+
+long ws__session_tls_write(ws_session *s, const struct iovec *iov, int n)
+{
+    ws__tls_io io = io_of(s);
+    return io.out ? ws__tls_send(s->tls, &io, iov, n) : 0;
 }
 
 bool ws__session_tls_idle(const ws_session *s)

@@ -22,16 +22,21 @@ typedef struct ws__tls_ctx ws__tls_ctx; /* a configuration: a listener's, a clie
 typedef struct ws__tls ws__tls;         /* one connection */
 
 /* Where a connection's ciphertext comes from and goes to. scratch is the
- * loop's buffer for ciphertext just read (shared by its sessions). */
+ * loop's buffer for ciphertext just read, out its buffer for ciphertext
+ * on its way to the fd (both shared by the loop's sessions). */
 typedef struct ws__tls_io {
     const ws_io_backend *io;
     void *st;
     int fd;
     uint8_t *scratch;
     size_t scratch_len;
+    uint8_t *out;
+    size_t out_len;
 } ws__tls_io;
 
-#define WS__TLS_SCRATCH (64 * 1024)
+#define WS__TLS_SCRATCH (256 * 1024)
+/* Four full records and their overhead: a 64 KiB message in one writev. */
+#define WS__TLS_OUT_SCRATCH (4 * (16384 + 512) + 1024)
 
 /* A server's configuration from its options (certificate and key
  * required). Returns 0, WS_ETLS (logged: which file, why), WS_EINVAL,
@@ -60,10 +65,14 @@ long ws__tls_read(ws__tls *t, const ws__tls_io *io, void *buf, size_t len);
 /* Plaintext or ciphertext buffered: reading again gives more without the
  * fd becoming readable. */
 bool ws__tls_in_pending(const ws__tls *t);
-/* Encrypts the start of iov[0..n) into the output, up to a bound. Returns
- * the plaintext bytes taken (possibly 0: the output is full, or the
- * handshake is not done), or WS_ETLS. */
-long ws__tls_encrypt(ws__tls *t, const struct iovec *iov, int n);
+/* Encrypts the start of iov[0..n) and writes it through io, until the fd
+ * is full: the ciphertext it did not take stays pending (so a peer that
+ * does not read holds at most one scratch of ciphertext; the rest stays
+ * plaintext in the send queue). Does nothing while output is pending
+ * (ws__tls_flush first). Returns the plaintext bytes taken (possibly 0:
+ * output pending, or a client's handshake not done), WS_ETLS, or the
+ * backend's error. */
+long ws__tls_send(ws__tls *t, const ws__tls_io *io, const struct iovec *iov, int n);
 /* Ciphertext waiting for the fd. */
 size_t ws__tls_out_pending(const ws__tls *t);
 /* Writes the pending ciphertext. Returns bytes written (>= 0) or the

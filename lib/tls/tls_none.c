@@ -54,9 +54,10 @@ bool ws__tls_in_pending(const ws__tls *t)
     (void)t;
     return false;
 }
-long ws__tls_encrypt(ws__tls *t, const struct iovec *iov, int n)
+long ws__tls_send(ws__tls *t, const ws__tls_io *io, const struct iovec *iov, int n)
 {
     (void)t;
+    (void)io;
     (void)iov;
     (void)n;
     return WS_ENOTSUP;

@@ -45,7 +45,9 @@ static void ev_echo(ws_session *s, const ws_msg *m, void *app)
                            : ws_send_binary(s, m->data, m->len);
 }
 
-static rig *rig_new(ws_config extra)
+/* A TLS server on the mem backend with /echo and /ev; with `mutual`, its
+ * listener requires a client certificate from the test CA. */
+static rig *rig_make(ws_config extra, bool mutual)
 {
     rig *r = calloc(1, sizeof *r);
     assert_int_equal(test_certs_make(&r->certs), 0);
@@ -57,13 +59,17 @@ static rig *rig_new(ws_config extra)
     r->srv = ws_server_new(&c);
     ws_route(r->srv, "/echo", srv_echo, r);
     ws_route_events(r->srv, "/ev", &(ws_event_callbacks){.on_message = ev_echo}, r);
-    ws_tls_options tls = {.cert_file = r->certs.cert, .key_file = r->certs.key};
+    ws_tls_options tls = {.cert_file = r->certs.cert,
+                          .key_file = r->certs.key,
+                          .ca_file = mutual ? r->certs.ca : NULL};
     assert_int_equal(ws_server_listen(r->srv, &(ws_listen_options){.tls = &tls}), 0);
     assert_int_equal(ws_server_start(r->srv), 0);
     r->port = ws_server_port(r->srv);
     r->cl = ws_client_new(&c, NULL);
     return r;
 }
+
+static rig *rig_new(ws_config extra) { return rig_make(extra, false); }
 
 static void rig_free(rig *r)
 {
@@ -171,6 +177,15 @@ static void test_echo_every_size(void **state)
     }
 }
 
+/* n clients have opened, each greeted back by the echo. */
+static void opened(rig *r, int n)
+{
+    pump(r, 40);
+    assert_int_equal(r->opens, n);
+    assert_int_equal(r->got, n);
+    assert_string_equal(r->last, "hello over TLS");
+}
+
 static void test_verification(void **state)
 {
     (void)state;
@@ -201,10 +216,43 @@ static void test_verification(void **state)
     assert_int_equal(connect_to(r, "/echo", &good), 0);
     ws_tls_options insecure = {.insecure_skip_verify = true};
     assert_int_equal(connect_to(r, "/echo", &insecure), 0);
+    opened(r, 2);
+    rig_free(r);
+}
+
+/* A client refused in the handshake: it fails, nothing opens. */
+static void refused(rig *r, const ws_tls_options *o)
+{
+    int fails = r->fails;
+    assert_int_equal(connect_to(r, "/ev", o), 0);
     pump(r, 40);
-    assert_int_equal(r->opens, 2);
-    assert_int_equal(r->got, 2);
-    assert_string_equal(r->last, "hello over TLS");
+    assert_int_equal(r->fails, fails + 1);
+    assert_int_equal(r->opens, 0);
+}
+
+/* A listener with a CA file requires a client certificate from that CA:
+ * none, or one from another CA, fails the handshake on both sides; the
+ * CA's own opens. The client presents its certificate through the same
+ * ws_tls_options (cert_file, key_file). */
+static void test_client_certificates(void **state)
+{
+    (void)state;
+    if (!ws_tls_available())
+        skip();
+    rig *r = rig_make((ws_config){0}, true);
+    refused(r, &(ws_tls_options){.ca_file = r->certs.ca}); /* no certificate */
+    refused(r, &(ws_tls_options){.ca_file = r->certs.ca,   /* another CA's */
+                                 .cert_file = r->certs.other_cert,
+                                 .key_file = r->certs.other_key});
+    /* A key that does not load is ws_connect's own error. */
+    ws_tls_options missing = {.ca_file = r->certs.ca,
+                              .cert_file = "/nonexistent/c.pem",
+                              .key_file = "/nonexistent/k.pem"};
+    assert_int_equal(connect_to(r, "/ev", &missing), WS_ETLS);
+    ws_tls_options member = {
+        .ca_file = r->certs.ca, .cert_file = r->certs.cert, .key_file = r->certs.key};
+    assert_int_equal(connect_to(r, "/ev", &member), 0);
+    opened(r, 1);
     rig_free(r);
 }
 
@@ -315,8 +363,11 @@ static void test_broadcast(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_every_size), cmocka_unit_test(test_verification),
-        cmocka_unit_test(test_hostile),         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_echo_every_size),
+        cmocka_unit_test(test_verification),
+        cmocka_unit_test(test_client_certificates),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_reload),
         cmocka_unit_test(test_broadcast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
