@@ -20,6 +20,7 @@
 #include "wschat/session.h"
 #include "wschat/route.h"
 #include "wschat/group.h"
+#include "wschat/broker.h"
 #include "wschat/http.h"
 #include "wschat/ext.h"
 

@@ -11,6 +11,7 @@
 #include <wschat.h>
 
 #include "../common/cli.h"
+#include "cluster.h"
 #include "commands.h"
 #include "room.h"
 #include "web_assets.h"
@@ -19,6 +20,7 @@ typedef struct chat {
     room room;
     ws_server *srv;
     const char *origin;    /* --origin: refuse upgrades from elsewhere */
+    cluster *cl;           /* --redis: the room spans nodes; NULL = this process alone */
 } chat;
 
 typedef struct member {
@@ -71,20 +73,23 @@ static void whisper(member *m, const char *to, const char *text)
 {
     ws_session_id id;
     bool json;
-    if (room_find(&m->c->room, to, &id, &json) < 0) {
-        char why[96];
-        snprintf(why, sizeof why, "no user named '%s'", to);
-        reply_error(m, why);
-        return;
-    }
+    bool here = room_find(&m->c->room, to, &id, &json) == 0;
     char *line = malloc(strlen(m->name) + strlen(to) + strlen(text) + 10);
     char *ev = chat_ev_whisper(m->name, to, text);
     if (line && ev) {
         sprintf(line, "[%s -> %s]: %s", m->name, to, text);
-        const char *theirs = json ? ev : line;
-        if (id != ws_session_get_id(m->s))
-            ws_server_send(m->c->srv, id, false, theirs, strlen(theirs));
-        ws_send_text(m->s, m->json ? ev : line); /* the sender's copy */
+        if (here) {
+            const char *theirs = json ? ev : line;
+            if (id != ws_session_get_id(m->s))
+                ws_server_send(m->c->srv, id, false, theirs, strlen(theirs));
+        }
+        if (here || (m->c->cl && cluster_whisper(m->c->cl, m->s, to, line, ev) == 0)) {
+            ws_send_text(m->s, m->json ? ev : line); /* the sender's copy */
+        } else {
+            char why[96];
+            snprintf(why, sizeof why, "no user named '%s'", to);
+            reply_error(m, why);
+        }
     }
     free(line);
     free(ev);
@@ -93,7 +98,8 @@ static void whisper(member *m, const char *to, const char *text)
 static void rename_to(member *m, const char *wanted)
 {
     char old[CHAT_NAME_MAX + 1];
-    const char *err = room_rename(&m->c->room, ws_session_get_id(m->s), wanted, old);
+    const char *err = m->c->cl ? cluster_rename(m->c->cl, m->s, wanted, old)
+                               : room_rename(&m->c->room, ws_session_get_id(m->s), wanted, old);
     if (err) {
         reply_error(m, err);
         return;
@@ -104,15 +110,23 @@ static void rename_to(member *m, const char *wanted)
     broadcast(m->c, line, chat_ev_rename(old, wanted));
 }
 
+/* Everyone's names, from the cluster when there is one. */
+static char *names_of(member *m, bool json)
+{
+    if (m->c->cl)
+        return cluster_names(m->c->cl, m->s, json);
+    return json ? room_names_json(&m->c->room) : room_names_text(&m->c->room);
+}
+
 static void list_users(member *m)
 {
     if (m->json) {
-        char *names = room_names_json(&m->c->room);
+        char *names = names_of(m, true);
         reply_event(m, names ? chat_ev_users(names) : NULL);
         free(names);
         return;
     }
-    char *names = room_names_text(&m->c->room);
+    char *names = names_of(m, false);
     if (names)
         ws_sendf(m->s, "Users: %s", names);
     free(names);
@@ -123,7 +137,7 @@ static void welcome(member *m, size_t count, const char *refused)
     char text[96];
     snprintf(text, sizeof text, "You are connected! There are %zu users here.", count);
     if (m->json) {
-        char *names = room_names_json(&m->c->room);
+        char *names = names_of(m, true);
         reply_event(m, names ? chat_ev_welcome(m->name, names, count, text) : NULL);
         free(names);
     } else {
@@ -165,8 +179,10 @@ static void chat_session(ws_session *s, void *app)
              (ws_session_query(s, "format", fmt, sizeof fmt) >= 0 && strcmp(fmt, "json") == 0);
     int have = ws_session_query(s, "name", wanted, sizeof wanted);
     const char *refused = NULL;
-    size_t count = room_join(&c->room, ws_session_get_id(s), m.json,
-                             have >= 0 ? wanted : NULL, m.name, &refused);
+    size_t count = c->cl
+                       ? cluster_join(c->cl, s, m.json, have >= 0 ? wanted : NULL, m.name, &refused)
+                       : room_join(&c->room, ws_session_get_id(s), m.json,
+                                   have >= 0 ? wanted : NULL, m.name, &refused);
     if (have == WS_ETOOBIG)
         refused = "names are 1-32 letters, digits, '_' or '-'";
     broadcast(c, NULL, chat_ev_join(m.name)); /* before joining: no echo of our own join */
@@ -179,7 +195,22 @@ static void chat_session(ws_session *s, void *app)
             dispatch(&m, &msg);
 
     room_leave(&c->room, ws_session_get_id(s), m.name);
+    if (c->cl)
+        cluster_leave(c->cl, s, m.name);
     broadcast(c, NULL, chat_ev_leave(m.name));
+}
+
+/* Removes "--flag VALUE" from argv; returns VALUE or NULL. */
+static const char *take_flag(int *argc, char **argv, const char *flag)
+{
+    for (int i = 1; i + 1 < *argc; i++)
+        if (strcmp(argv[i], flag) == 0) {
+            const char *v = argv[i + 1];
+            memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 1) * sizeof *argv);
+            *argc -= 2;
+            return v;
+        }
+    return NULL;
 }
 
 static int check_origin(const ws_request *req, void *app)
@@ -202,16 +233,14 @@ int main(int argc, char **argv)
 {
     static const char *const extra[] = {"web-root", NULL};
     cli opts;
-    const char *origin = NULL;
-    /* --origin is chat-only; take it out before the shared parser runs. */
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--origin") == 0) {
-            origin = argv[i + 1];
-            memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 1) * sizeof *argv);
-            argc -= 2;
-            break;
-        }
-    cli_parse(&opts, argc, argv, "chat", " [--web-root DIR] [--origin URL]", extra);
+    /* The chat-only flags come out before the shared parser runs. */
+    const char *origin = take_flag(&argc, argv, "--origin");
+    const char *redis = take_flag(&argc, argv, "--redis");
+    const char *presence = take_flag(&argc, argv, "--presence-timeout");
+    cli_parse(&opts, argc, argv, "chat",
+              " [--web-root DIR] [--origin URL] [--redis redis://HOST:PORT[/DB]]\n"
+              "            [--presence-timeout MS] [--reuseport]",
+              extra);
     int err;
     ws_server *srv = ws_server_new_err(&opts.cfg, &err);
     if (!srv) {
@@ -246,8 +275,19 @@ int main(int argc, char **argv)
         ws_deflate_free(pmd);
         return 1;
     }
+    if (redis) {
+        long ms = presence ? strtol(presence, NULL, 10) : 0;
+        if (!(c.cl = cluster_new(srv, &c.room, redis, ms > 0 ? (uint32_t)ms : 0, &err))) {
+            fprintf(stderr, "chat: --redis %s: %s\n", redis, ws_strerror(err));
+            ws_server_free(srv);
+            room_free(&c.room);
+            ws_deflate_free(pmd);
+            return 1;
+        }
+    }
     cli_announce(srv, &opts, "Responding", "http");
     rc = ws_server_run(srv);
+    cluster_free(c.cl);
     ws_server_free(srv);
     room_free(&c.room);
     ws_deflate_free(pmd);

@@ -140,6 +140,29 @@ int room_find(room *r, const char *name, ws_session_id *id, bool *json)
     return i >= 0 ? 0 : -1;
 }
 
+int room_name_of(room *r, ws_session_id id, char name[CHAT_NAME_MAX + 1])
+{
+    pthread_mutex_lock(&r->mu);
+    long i = index_of_id(r, id);
+    if (i >= 0)
+        snprintf(name, CHAT_NAME_MAX + 1, "%s", r->users[i].name);
+    pthread_mutex_unlock(&r->mu);
+    return i >= 0 ? 0 : -1;
+}
+
+void room_each_name(room *r, void (*fn)(const char *name, void *ud), void *ud)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->n;
+    char(*names)[CHAT_NAME_MAX + 1] = malloc((n ? n : 1) * sizeof *names);
+    for (size_t i = 0; names && i < n; i++)
+        memcpy(names[i], r->users[i].name, sizeof names[i]);
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; names && i < n; i++)
+        fn(names[i], ud);
+    free(names);
+}
+
 size_t room_count(room *r)
 {
     pthread_mutex_lock(&r->mu);

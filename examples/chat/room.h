@@ -49,5 +49,9 @@ char *room_names_text(room *r);
 /* The names as a JSON array text; malloc'd. */
 char *room_names_json(room *r);
 size_t room_count(room *r);
+/* The name of id (0), or -1 if it is not here. */
+int room_name_of(room *r, ws_session_id id, char name[CHAT_NAME_MAX + 1]);
+/* fn(name, ud) for every user, in arrival order, outside the lock. */
+void room_each_name(room *r, void (*fn)(const char *name, void *ud), void *ud);
 
 #endif

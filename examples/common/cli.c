@@ -23,6 +23,7 @@ static void usage(const char *prog, const char *extra, int code)
             "  --tls-cert FILE --tls-key FILE  serve TLS (wss://, https://) on --port\n"
             "  --tls-min 1.2|1.3       oldest TLS version accepted (default 1.2)\n"
             "  --redirect-from PORT    also listen on PORT in plain HTTP, redirecting to https\n"
+            "  --reuseport     share the port with other processes (SO_REUSEPORT)\n"
             "  --no-deflate    do not offer permessage-deflate\n"
             "  --verbose       log debug messages\n",
             prog, extra);
@@ -68,6 +69,8 @@ void cli_parse(cli *c, int argc, char **argv, const char *prog, const char *usag
             c->cfg.backend = v, i++;
         else if (strcmp(a, "--verbose") == 0)
             c->verbose = true;
+        else if (strcmp(a, "--reuseport") == 0)
+            c->cfg.reuse_port = true;
         else if (strcmp(a, "--style") == 0 && v && allowed(extra, "style"))
             c->style = v, i++;
         else if (strcmp(a, "--web-root") == 0 && v && allowed(extra, "web-root"))
@@ -125,8 +128,10 @@ void cli_listen(ws_server *srv, const cli *c, const char *prog)
         return;
     ws_tls_options tls = {
         .cert_file = c->tls_cert, .key_file = c->tls_key, .min_version = c->tls_min};
-    int rc = ws_server_listen(
-        srv, &(ws_listen_options){.bind = c->cfg.bind, .port = c->cfg.port, .tls = &tls});
+    int rc = ws_server_listen(srv, &(ws_listen_options){.bind = c->cfg.bind,
+                                                        .port = c->cfg.port,
+                                                        .tls = &tls,
+                                                        .reuse_port = c->cfg.reuse_port});
     if (rc < 0) {
         fprintf(stderr, "%s: TLS on port %d: %s\n", prog, c->cfg.port, ws_strerror(rc));
         exit(1);

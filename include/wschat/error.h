@@ -46,7 +46,8 @@ WS_BEGIN_DECLS
     XX(EEXTENSION, -29, "the server accepted an extension not offered, or badly") \
     XX(ENETUNREACH, -30, "network or host unreachable")                           \
     XX(ETLS, -31, "TLS handshake or record failure")                              \
-    XX(ECERT, -32, "the peer's certificate is not trusted or does not match")
+    XX(ECERT, -32, "the peer's certificate is not trusted or does not match")     \
+    XX(EBROKER, -33, "the message broker is not reachable")
 
 typedef enum ws_err {
 #define WS__ERR_ENUM(name, value, msg) WS_##name = (value),

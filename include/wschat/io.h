@@ -31,6 +31,8 @@ typedef struct ws_io_event {
  * on failure; WS_EAGAIN means "not now". One state per event loop: all calls
  * for a state come from that loop's thread, except wake(), which any thread
  * (and a signal handler, for epoll and poll) may call. */
+#define WS_LISTEN_REUSEPORT 1u
+
 typedef struct ws_io_backend {
     const char *name;
     int (*create)(void **state, void *arg);
@@ -42,8 +44,11 @@ typedef struct ws_io_backend {
      * the number of events. Must return early after wake(). */
     int (*poll)(void *state, int timeout_ms, ws_io_event *out, int max);
     int (*wake)(void *state);
-    /* Transport. listen returns a listening fd and writes the bound port. */
-    int (*listen)(void *state, const char *addr, int port, int backlog, int *bound_port);
+    /* Transport. listen returns a listening fd and writes the bound port;
+     * flags: WS_LISTEN_REUSEPORT (share the port with other processes,
+     * SO_REUSEPORT; WS_ENOTSUP where the backend cannot). */
+    int (*listen)(void *state, const char *addr, int port, int backlog, unsigned flags,
+                  int *bound_port);
     /* Returns a new non-blocking fd; peer gets "ip:port". */
     int (*accept)(void *state, int lfd, char *peer, size_t peer_cap);
     /* Returns bytes read, 0 at end of stream. */

@@ -63,6 +63,7 @@ typedef struct ws_config {
     void *log_ud;
     ws_log_level log_level;      /* 0 = WS_LOG_INFO */
     bool no_signals;             /* leave SIGINT/SIGTERM alone (see ws_server_start) */
+    bool reuse_port;             /* share bind:port with other processes (SO_REUSEPORT) */
 } ws_config;
 
 /* Creates a server. cfg may be NULL for all defaults. Nothing is bound until

@@ -60,6 +60,11 @@ typedef struct ws_listen_options {
     int port;
     const ws_tls_options *tls;
     int redirect_port;
+    /* Share the port with other processes that ask for it too
+     * (SO_REUSEPORT: the kernel spreads new connections over them), e.g.
+     * several chat nodes on one machine. WS_ENOTSUP at start where the
+     * platform or backend has no such thing. */
+    bool reuse_port;
 } ws_listen_options;
 
 /* Adds a listener (before ws_server_start). Without any, the server

@@ -144,10 +144,13 @@ static int m_wake(void *state)
     return 0;
 }
 
-static int m_listen(void *state, const char *addr, int port, int backlog, int *bound_port)
+static int m_listen(void *state, const char *addr, int port, int backlog, unsigned flags,
+                    int *bound_port)
 {
     (void)addr;
     (void)backlog;
+    if (flags & WS_LISTEN_REUSEPORT)
+        return WS_ENOTSUP; /* one process: nothing to share the port with */
     ws_mem_net *n = ((mem_state *)state)->net;
     pthread_mutex_lock(&n->mu);
     int rc = 0;

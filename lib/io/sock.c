@@ -6,6 +6,7 @@
 #include "io/sock.h"
 #include "util/error_internal.h"
 #include "wschat/error.h"
+#include "wschat/io.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,8 @@ static int set_flags(int fd)
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-int ws__sock_listen(void *state, const char *addr, int port, int backlog, int *bound_port)
+int ws__sock_listen(void *state, const char *addr, int port, int backlog, unsigned flags,
+                    int *bound_port)
 {
     (void)state;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -48,7 +50,17 @@ int ws__sock_listen(void *state, const char *addr, int port, int backlog, int *b
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     int rc = 0;
-    if (set_flags(fd) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0)
+#ifdef SO_REUSEPORT
+    /* Several processes on one port, the kernel spreading connections. */
+    if ((flags & WS_LISTEN_REUSEPORT) &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        rc = ws__from_errno(errno);
+#else
+    if (flags & WS_LISTEN_REUSEPORT)
+        rc = WS_ENOTSUP;
+#endif
+    if (!rc && (set_flags(fd) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+                listen(fd, backlog) < 0))
         rc = ws__from_errno(errno);
     freeaddrinfo(res);
     struct sockaddr_storage ss;

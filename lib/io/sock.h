@@ -8,7 +8,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-int ws__sock_listen(void *state, const char *addr, int port, int backlog, int *bound_port);
+int ws__sock_listen(void *state, const char *addr, int port, int backlog, unsigned flags,
+                    int *bound_port);
 int ws__sock_accept(void *state, int lfd, char *peer, size_t peer_cap);
 long ws__sock_read(void *state, int fd, void *buf, size_t len);
 long ws__sock_writev(void *state, int fd, const struct iovec *iov, int iovcnt);

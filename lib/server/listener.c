@@ -49,7 +49,11 @@ static int add_listener(ws_server *srv, const ws_listen_options *o, ws__listener
         return WS_ENOMEM;
     }
     srv->ls = v;
-    *l = (ws__listener){.srv = srv, .port = o->port, .fd = -1, .redirect_port = o->redirect_port};
+    *l = (ws__listener){.srv = srv,
+                        .port = o->port,
+                        .fd = -1,
+                        .redirect_port = o->redirect_port,
+                        .reuse_port = o->reuse_port};
     l->bind = strdup(o->bind ? o->bind : "0.0.0.0");
     if (!l->bind) {
         free(l);
@@ -251,7 +255,8 @@ int ws__listener_start(ws_server *srv)
     ws__host *h = &srv->host;
     if (srv->nls == 0) { /* no ws_server_listen: the configuration's address */
         ws__listener *l;
-        ws_listen_options o = {.bind = h->cfg.bind, .port = h->cfg.port};
+        ws_listen_options o = {
+            .bind = h->cfg.bind, .port = h->cfg.port, .reuse_port = h->cfg.reuse_port};
         int rc = add_listener(srv, &o, &l);
         if (rc)
             return rc;
@@ -259,7 +264,8 @@ int ws__listener_start(ws_server *srv)
     ws__worker *w0 = &h->workers[0];
     for (size_t i = 0; i < srv->nls; i++) {
         ws__listener *l = srv->ls[i];
-        int fd = h->io->listen(w0->loop.io_state, l->bind, l->port, h->cfg.backlog, &l->bound);
+        int fd = h->io->listen(w0->loop.io_state, l->bind, l->port, h->cfg.backlog,
+                               l->reuse_port ? WS_LISTEN_REUSEPORT : 0, &l->bound);
         if (fd < 0) {
             ws__log(&h->log, WS_LOG_ERROR, "listen on %s:%d: %s", l->bind, l->port,
                     ws_strerror(fd));

@@ -23,6 +23,7 @@ typedef struct ws__listener {
     int fd;            /* -1 unless listening */
     int redirect_port; /* plain HTTP requests get a 308 to https:// on it (0 = no) */
     bool paused;       /* out of fds: not watched for a moment */
+    bool reuse_port;   /* SO_REUSEPORT: shared with other processes */
     ws__timer retry;
     /* TLS: the options (their strings owned, for reloading) and the context
      * new connections get, swapped under the server's tls_mu on reload. */

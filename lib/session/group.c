@@ -26,6 +26,7 @@ struct ws_group {
     pthread_mutex_t mu;
     member *v;
     size_t n, cap;
+    ws__group_share *share; /* set once (ws_group_share), read under mu */
 };
 
 static void group_ref(ws_group *g) { atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); }
@@ -33,6 +34,8 @@ static void group_ref(ws_group *g) { atomic_fetch_add_explicit(&g->refs, 1, memo
 static void group_unref(ws_group *g)
 {
     if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+        if (g->share)
+            g->share->release(g->share);
         pthread_mutex_destroy(&g->mu);
         free(g->v);
         free(g);
@@ -91,11 +94,14 @@ int ws_group_add(ws_group *g, ws_session *s)
     }
     if (rc == 0)
         g->v[g->n++] = (member){s->id};
+    ws__group_share *sh = g->n == 1 ? g->share : NULL;
     pthread_mutex_unlock(&g->mu);
     if (rc) {
         free(m);
         return rc;
     }
+    if (sh) /* the first member here: this node now listens to the group */
+        sh->members_changed(sh);
     m->group = g;
     m->next = s->groups;
     s->groups = m;
@@ -109,8 +115,21 @@ static int drop(ws_group *g, ws_session_id id)
     long i = find(g, id);
     if (i >= 0)
         g->v[i] = g->v[--g->n];
+    ws__group_share *sh = i >= 0 && g->n == 0 ? g->share : NULL;
     pthread_mutex_unlock(&g->mu);
+    if (sh) /* the last member here left */
+        sh->members_changed(sh);
     return i >= 0 ? 0 : WS_ENOTFOUND;
+}
+
+int ws__group_set_share(ws_group *g, ws__group_share *sh)
+{
+    pthread_mutex_lock(&g->mu);
+    int rc = g->share ? WS_EEXIST : 0;
+    if (!rc)
+        g->share = sh;
+    pthread_mutex_unlock(&g->mu);
+    return rc;
 }
 
 int ws_group_remove(ws_group *g, ws_session *s)
@@ -350,9 +369,20 @@ int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
 {
     if (!g || (!data && len))
         return WS_EINVAL;
-    uint8_t op = binary ? WS__OP_BINARY : WS__OP_TEXT;
     if (!binary && !ws__utf8_valid(data, len))
         return WS_EINVAL;
+    int rc = ws__group_broadcast_local(g, binary, data, len);
+    pthread_mutex_lock(&g->mu);
+    ws__group_share *sh = g->share;
+    pthread_mutex_unlock(&g->mu);
+    if (sh && rc >= 0) /* once to the broker; the other nodes deliver to theirs */
+        sh->publish(sh, binary, data, len);
+    return rc;
+}
+
+int ws__group_broadcast_local(ws_group *g, bool binary, const void *data, size_t len)
+{
+    uint8_t op = binary ? WS__OP_BINARY : WS__OP_TEXT;
     ws__host *srv = g->host;
     int nw = srv->nworkers;
     if (nw == 0)

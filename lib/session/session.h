@@ -29,7 +29,7 @@ typedef enum {
     WS__PH_DEAD       /* fd closed; freed once the handler has returned */
 } ws__phase;
 
-typedef enum { WS__WAIT_NONE, WS__WAIT_RECV, WS__WAIT_DRAIN } ws__wait;
+typedef enum { WS__WAIT_NONE, WS__WAIT_RECV, WS__WAIT_DRAIN, WS__WAIT_CALL } ws__wait;
 
 /* What a role does before the session opens. */
 typedef struct ws__role {
@@ -239,6 +239,17 @@ void ws__worker_begin_stop(ws__worker *w);
 
 /* A group on a host (ws_group_new and ws_client_group_new). */
 struct ws_group *ws__group_new(ws__host *host);
+/* A group shared across nodes (lib/broker): the group calls these, on any
+ * thread; release when the group is freed. */
+typedef struct ws__group_share {
+    void (*publish)(struct ws__group_share *sh, bool binary, const void *data, size_t len);
+    void (*members_changed)(struct ws__group_share *sh);
+    void (*release)(struct ws__group_share *sh);
+} ws__group_share;
+/* Once per group: WS_EEXIST if it is shared already. */
+int ws__group_set_share(struct ws_group *g, ws__group_share *sh);
+/* A broadcast to this node's members only (what arrived from another). */
+int ws__group_broadcast_local(struct ws_group *g, bool binary, const void *data, size_t len);
 /* Group membership bookkeeping (group.c). */
 void ws__group_leave_all(ws_session *s);
 /* Sends w's pending broadcast batch to its group's members on w. */
