@@ -68,8 +68,8 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TIMEOUT_MULT=3 build_and_test build-ci-asan -Db_sanitize=address,undefined -Db_lundef=false
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-echo "== build 3: every optional feature disabled (no zlib, OpenSSL, libedit)"
-build_and_test build-ci-bare -Ddeflate=disabled -Dtls=disabled -Dlibedit=disabled -Dintegration=false
+echo "== build 3: every optional feature disabled (no zlib, OpenSSL, hiredis, libedit)"
+build_and_test build-ci-bare -Ddeflate=disabled -Dtls=disabled -Dlibedit=disabled -Dredis=disabled -Dintegration=false
 
 echo "== packaging"
 step "pkg-config consumer" scripts/check-pkgconfig.sh "$root/build-ci"

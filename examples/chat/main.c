@@ -13,6 +13,7 @@
 #include "../common/cli.h"
 #include "cluster.h"
 #include "commands.h"
+#include "metrics.h"
 #include "room.h"
 #include "web_assets.h"
 
@@ -21,6 +22,7 @@ typedef struct chat {
     ws_server *srv;
     const char *origin;    /* --origin: refuse upgrades from elsewhere */
     cluster *cl;           /* --redis: the room spans nodes; NULL = this process alone */
+    chat_metrics metrics;  /* GET /metrics, /healthz */
 } chat;
 
 typedef struct member {
@@ -59,7 +61,9 @@ static void broadcast(chat *c, const char *text, char *json)
     free(json);
 }
 
-static bool wants_json(chat *c) { return ws_group_count(c->room.json) > 0; }
+/* JSON events only when someone speaks JSON: here, or (in a cluster) on
+ * any node, which this one cannot see. */
+static bool wants_json(chat *c) { return c->cl || ws_group_count(c->room.json) > 0; }
 
 static void say(member *m, const char *text)
 {
@@ -253,6 +257,8 @@ int main(int argc, char **argv)
     cli_listen(srv, &opts, "chat");
     ws_extension *pmd = cli_deflate(srv, &opts);
     static const char *const protocols[] = {"chat.json"};
+    c.metrics.srv = srv;
+    chat_metrics_routes(&c.metrics);
     ws_route(srv, "/chat", chat_session, &c);
     ws_route_protocols(srv, "/chat", protocols, 1);
     if (origin)
@@ -284,9 +290,11 @@ int main(int argc, char **argv)
             ws_deflate_free(pmd);
             return 1;
         }
+        atomic_store(&c.metrics.broker, cluster_broker(c.cl));
     }
     cli_announce(srv, &opts, "Responding", "http");
     rc = ws_server_run(srv);
+    atomic_store(&c.metrics.broker, NULL);
     cluster_free(c.cl);
     ws_server_free(srv);
     room_free(&c.room);

@@ -51,8 +51,10 @@ typedef struct ws_redis_options {
      * silently stopped delivering is detected. Defaults 1000 and 3000. */
     uint32_t probe_period_ms;
     uint32_t probe_timeout_ms;
-    uint32_t backoff_min_ms; /* reconnect delays, doubled up to max, +-25% jitter; */
-    uint32_t backoff_max_ms; /* defaults 100 and 5000 */
+    /* Reconnect delays, doubled up to max, +-25% jitter; defaults 100 and
+     * 1000, so a node is back within about a second and a half of Redis. */
+    uint32_t backoff_min_ms;
+    uint32_t backoff_max_ms;
     /* Bytes of commands and publications waiting for the broker before
      * more are refused (WS_EFULL; publications counted as dropped). Default
      * 8 MiB. */

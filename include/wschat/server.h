@@ -82,6 +82,23 @@ WS_API ws_server *ws_server_new_err(const ws_config *cfg, int *err);
  * already started. If it fails, nothing was started. */
 WS_API int ws_server_start(ws_server *srv);
 
+/* What the server has done since it started, summed over its loops (each
+ * counter read atomically; together they are not one instant's). */
+typedef struct ws_server_stats {
+    uint64_t sessions_open; /* WebSocket sessions open now */
+    uint64_t connections;   /* TCP connections open now, any phase */
+    uint64_t messages_in;   /* whole messages (frames, in frame mode) received */
+    uint64_t messages_out;  /* data messages sent (each broadcast copy counts) */
+    uint64_t bytes_in;      /* WebSocket bytes read (plaintext under TLS) */
+    uint64_t bytes_out;     /* WebSocket bytes queued for sending */
+    uint64_t broadcasts;    /* ws_group_broadcast* calls */
+    uint64_t deliveries;    /* broadcast frames handed to members */
+    uint64_t closes[9];     /* sessions ended, indexed by ws_close_cause */
+} ws_server_stats;
+
+/* Fills *out. Any thread; cheap (no lock). */
+WS_API void ws_server_get_stats(ws_server *srv, ws_server_stats *out);
+
 /* The port actually bound (useful with port 0), or WS_ESTATE before start. */
 WS_API int ws_server_port(const ws_server *srv);
 

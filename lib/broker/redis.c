@@ -520,7 +520,7 @@ int ws__redis_open(ws_broker *b, const char *url, const ws_redis_options *o)
     r->probe_period = or_default(d.probe_period_ms, 1000);
     r->probe_timeout = or_default(d.probe_timeout_ms, 3000);
     r->backoff_min = or_default(d.backoff_min_ms, 100);
-    r->backoff_max = or_default(d.backoff_max_ms, 5000);
+    r->backoff_max = or_default(d.backoff_max_ms, 1000);
     if (r->backoff_max < r->backoff_min)
         r->backoff_max = r->backoff_min;
     r->max_pending = d.max_pending ? d.max_pending : 8u << 20;

@@ -6,6 +6,7 @@
 #include "wschat/loop.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 ws_server *ws_server_new_err(const ws_config *cfg, int *err)
 {
@@ -112,6 +113,29 @@ int ws_server_close_session(ws_server *srv, ws_session_id id, uint16_t code, con
 ws_group *ws_group_new(ws_server *srv) { return srv ? ws__group_new(&srv->host) : NULL; }
 
 ws__host *ws__server_host(ws_server *srv) { return &srv->host; }
+
+void ws_server_get_stats(ws_server *srv, ws_server_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!srv)
+        return;
+    ws__host *h = &srv->host;
+    out->sessions_open = atomic_load(&h->nsessions);
+    out->connections = atomic_load(&h->nconns);
+    out->broadcasts = atomic_load_explicit(&h->broadcasts, memory_order_relaxed);
+    for (int i = 0; i < h->nworkers; i++) {
+        const ws__counters *c = &h->workers[i].counters;
+        out->messages_in += atomic_load_explicit(&c->msgs_in, memory_order_relaxed);
+        out->messages_out += atomic_load_explicit(&c->msgs_out, memory_order_relaxed);
+        out->bytes_in += atomic_load_explicit(&c->bytes_in, memory_order_relaxed);
+        out->bytes_out += atomic_load_explicit(&c->bytes_out, memory_order_relaxed);
+        out->deliveries += atomic_load_explicit(&c->deliveries, memory_order_relaxed);
+        for (int k = 0; k <= WS_CAUSE_CONNECT; k++)
+            out->closes[k] += atomic_load_explicit(&c->closes[k], memory_order_relaxed);
+    }
+}
 
 ws_loop *ws_server_loop(ws_server *srv, int index)
 {

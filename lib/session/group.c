@@ -246,12 +246,17 @@ void ws__group_batch_flush(ws__worker *w)
     /* Detached first: sends below go through ws__group_before_send. */
     w->bgroup = NULL;
     w->bblob = NULL;
+    uint64_t frames = w->bframes;
+    w->bframes = 0;
     size_t n = members_on(g, w);
     for (size_t i = 0; i < n; i++) {
         ws_session *s = ws__worker_lookup(w, w->bids[i]);
         if (!s || s->phase != WS__PH_OPEN || s->ended || s->conn.state != WS__CONN_OPEN)
             continue;
         int rc;
+        ws__count(&w->counters.deliveries, frames);
+        ws__count(&w->counters.msgs_out, frames);
+        ws__count(&w->counters.bytes_out, b->len);
         if (!ws__conn_sends_verbatim(&s->conn)) {
             rc = send_each_frame(s, b);
         } else {
@@ -272,6 +277,7 @@ void ws__group_batch_discard(ws__worker *w)
         group_unref(w->bgroup);
         w->bgroup = NULL;
         w->bblob = NULL;
+        w->bframes = 0;
     }
 }
 
@@ -314,6 +320,7 @@ static int batch_add(ws__worker *w, ws_group *g, const uint8_t *h, size_t hl, co
     if (pl)
         memcpy(w->bblob->data + have + hl, p, pl);
     w->bblob->len = need;
+    w->bframes++;
     if (need >= BATCH_MAX)
         ws__group_batch_flush(w);
     return 0;
@@ -372,6 +379,7 @@ int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
     if (!binary && !ws__utf8_valid(data, len))
         return WS_EINVAL;
     int rc = ws__group_broadcast_local(g, binary, data, len);
+    atomic_fetch_add_explicit(&g->host->broadcasts, 1, memory_order_relaxed);
     pthread_mutex_lock(&g->mu);
     ws__group_share *sh = g->share;
     pthread_mutex_unlock(&g->mu);

@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "util/random.h"
 #include "wschat/client.h"
+#include "wschat/close.h"
 #include "wschat/server.h"
 
 typedef struct ws__host ws__host;
@@ -36,6 +37,20 @@ typedef struct ws__deferred {
     ws_session *s;
     ws__sendq q;
 } ws__deferred;
+
+/* What a loop has done (ws_server_get_stats). Only the loop's own thread
+ * writes them (ws__count: a plain load and store, no locked instruction);
+ * any thread may read them. */
+typedef struct ws__counters {
+    atomic_uint_fast64_t msgs_in, msgs_out, bytes_in, bytes_out, deliveries;
+    atomic_uint_fast64_t closes[WS_CAUSE_CONNECT + 1];
+} ws__counters;
+
+static inline void ws__count(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
 
 typedef struct ws__worker {
     ws__host *host;
@@ -61,6 +76,7 @@ typedef struct ws__worker {
     struct ws_group *bgroup;
     ws__blob *bblob;
     size_t bcap;
+    uint64_t bframes;    /* frames in bblob */
     ws_session_id *bids; /* scratch: the group's members on this loop */
     size_t bids_cap;
     ws__deferred *deferred;
@@ -68,6 +84,7 @@ typedef struct ws__worker {
     size_t nconns; /* connections owned, any phase */
     bool stopping;
     uint64_t stop_deadline;
+    ws__counters counters;
 } ws__worker;
 
 enum { WS__HOST_NEW, WS__HOST_RUNNING, WS__HOST_STOPPING, WS__HOST_STOPPED };
@@ -84,10 +101,11 @@ struct ws__host {
     int nworkers;
     atomic_int state;
     atomic_int stop_requested;
-    atomic_size_t nconns;    /* all connections, for max_connections */
-    atomic_size_t nsessions; /* open WebSocket sessions */
-    unsigned rr;             /* round-robin cursor for new connections */
-    ws__resolver resolver;   /* host names, off the loop threads */
+    atomic_size_t nconns;            /* all connections, for max_connections */
+    atomic_size_t nsessions;         /* open WebSocket sessions */
+    atomic_uint_fast64_t broadcasts; /* from any thread: a locked add each */
+    unsigned rr;                     /* round-robin cursor for new connections */
+    ws__resolver resolver;           /* host names, off the loop threads */
     /* The TLS context of client connections given no TLS options (the
      * system's trust store), made on first use. */
     struct ws__tls_ctx *client_tls;

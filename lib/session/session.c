@@ -371,8 +371,10 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
     ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s%s%s", s->peer, r->code,
             ws_close_cause_name(r->cause), r->reason, r->err ? ", " : "",
             r->err ? ws_err_name(r->err) : "");
-    if (s->conn_ready)
+    if (s->conn_ready) {
         atomic_fetch_sub(&s->w->host->nsessions, 1);
+        ws__count(&s->w->counters.closes[r->cause <= WS_CAUSE_CONNECT ? r->cause : 0], 1);
+    }
     ws__group_leave_all(s);
     s->busy++;
     if (s->h->kind == WS__H_EVENTS)

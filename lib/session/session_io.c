@@ -153,6 +153,8 @@ static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
     }
     ws_msg m = {(ws_msg_type)op, data, len, fin};
     int pause = 0;
+    if (fin)
+        ws__count(&s->w->counters.msgs_in, 1);
     if (s->h->kind == WS__H_EVENTS)
         ws__events_message(s, &m);
     else
@@ -261,6 +263,9 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
 {
     ws_session *s = ud;
     ws__session_before_output(s);
+    if ((h[0] & 0x80) && !WS__IS_CONTROL(h[0] & 0x0F))
+        ws__count(&s->w->counters.msgs_out, 1);
+    ws__count(&s->w->counters.bytes_out, hl + pl);
     if (s->out_frag_open && !WS__IS_CONTROL(h[0] & 0x0F)) {
         /* Another message while the session's own fragmented one is open
          * (a broadcast, a send by id): it waits for that message's end. */
@@ -375,6 +380,7 @@ static void do_read(ws_session *s)
             return;
         }
         s->last_rx = l->now;
+        ws__count(&s->w->counters.bytes_in, (uint64_t)n);
         if (dst == l->rbuf)
             input(s, l->rbuf, (size_t)n);
         else
