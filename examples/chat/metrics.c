@@ -21,10 +21,16 @@ static void put(out *o, const char *fmt, ...)
         o->len += (size_t)n;
 }
 
-static void metric(out *o, const char *name, const char *type, const char *help, uint64_t v)
+typedef struct row {
+    const char *name, *type, *help;
+    uint64_t v;
+} row;
+
+static void rows(out *o, const row *r, size_t n)
 {
-    put(o, "# HELP wschat_%s %s\n# TYPE wschat_%s %s\nwschat_%s %llu\n", name, help, name, type,
-        name, (unsigned long long)v);
+    for (size_t i = 0; i < n; i++)
+        put(o, "# HELP wschat_%s %s\n# TYPE wschat_%s %s\nwschat_%s %llu\n", r[i].name, r[i].help,
+            r[i].name, r[i].type, r[i].name, (unsigned long long)r[i].v);
 }
 
 static void serve_metrics(const ws_request *req, ws_http_reply *reply, void *app)
@@ -39,15 +45,18 @@ static void serve_metrics(const ws_request *req, ws_http_reply *reply, void *app
     o->len = 0;
     ws_server_stats st;
     ws_server_get_stats(c->srv, &st);
-    metric(o, "sessions_open", "gauge", "WebSocket sessions open now", st.sessions_open);
-    metric(o, "connections", "gauge", "TCP connections open now", st.connections);
-    metric(o, "messages_in_total", "counter", "Messages received", st.messages_in);
-    metric(o, "messages_out_total", "counter", "Messages sent, each broadcast copy counted",
-           st.messages_out);
-    metric(o, "bytes_in_total", "counter", "WebSocket bytes received", st.bytes_in);
-    metric(o, "bytes_out_total", "counter", "WebSocket bytes sent", st.bytes_out);
-    metric(o, "broadcasts_total", "counter", "Broadcasts", st.broadcasts);
-    metric(o, "deliveries_total", "counter", "Broadcast frames handed to members", st.deliveries);
+    const row server[] = {
+        {"sessions_open", "gauge", "WebSocket sessions open now", st.sessions_open},
+        {"connections", "gauge", "TCP connections open now", st.connections},
+        {"messages_in_total", "counter", "Messages received", st.messages_in},
+        {"messages_out_total", "counter", "Messages sent, each broadcast copy counted",
+         st.messages_out},
+        {"bytes_in_total", "counter", "WebSocket bytes received", st.bytes_in},
+        {"bytes_out_total", "counter", "WebSocket bytes sent", st.bytes_out},
+        {"broadcasts_total", "counter", "Broadcasts", st.broadcasts},
+        {"deliveries_total", "counter", "Broadcast frames handed to members", st.deliveries},
+    };
+    rows(o, server, sizeof server / sizeof server[0]);
     put(o, "# HELP wschat_closes_total Sessions ended, by cause\n# TYPE wschat_closes_total "
            "counter\n");
     for (int k = WS_CAUSE_PEER; k <= WS_CAUSE_CONNECT; k++)
@@ -57,15 +66,17 @@ static void serve_metrics(const ws_request *req, ws_http_reply *reply, void *app
     if (br) {
         ws_broker_stats b;
         ws_broker_get_stats(br, &b);
-        metric(o, "broker_up", "gauge", "1 if the broker is connected", b.state == WS_BROKER_UP);
-        metric(o, "broker_published_total", "counter", "Messages published", b.published);
-        metric(o, "broker_received_total", "counter", "Messages from other nodes", b.received);
-        metric(o, "broker_dropped_total", "counter", "Messages not published (broker down)",
-               b.dropped);
-        metric(o, "broker_gaps_total", "counter", "Messages missed from other nodes", b.gaps);
-        metric(o, "broker_duplicates_total", "counter", "Messages seen twice", b.duplicates);
-        metric(o, "broker_reconnects_total", "counter", "Reconnections", b.reconnects);
-        metric(o, "broker_channels", "gauge", "Channels subscribed", b.channels);
+        const row broker[] = {
+            {"broker_up", "gauge", "1 if the broker is connected", b.state == WS_BROKER_UP},
+            {"broker_published_total", "counter", "Messages published", b.published},
+            {"broker_received_total", "counter", "Messages from other nodes", b.received},
+            {"broker_dropped_total", "counter", "Messages not published (broker down)", b.dropped},
+            {"broker_gaps_total", "counter", "Messages missed from other nodes", b.gaps},
+            {"broker_duplicates_total", "counter", "Messages seen twice", b.duplicates},
+            {"broker_reconnects_total", "counter", "Reconnections", b.reconnects},
+            {"broker_channels", "gauge", "Channels subscribed", b.channels},
+        };
+        rows(o, broker, sizeof broker / sizeof broker[0]);
     }
     ws_http_respond(reply, 200, "text/plain; version=0.0.4", o->buf, o->len);
     free(o);

@@ -77,14 +77,18 @@ async def bounded(coro, seconds=20):
     return await asyncio.wait_for(coro, seconds)
 
 
-def run(main):
-    """Runs an async main; any exception counts as a failure. Exits 1 on failure."""
+def run(main, seconds=240, cleanup=None):
+    """Runs an async main for at most `seconds`; any exception counts as a
+    failure; cleanup() runs whatever happened. Exits 1 on failure."""
     try:
-        asyncio.run(asyncio.wait_for(main(), 240))
+        asyncio.run(asyncio.wait_for(main(), seconds))
     except Exception as e:  # noqa: BLE001 - report and fail, never hang
         import traceback
         traceback.print_exc()
         check("no exception", False, repr(e))
+    finally:
+        if cleanup:
+            cleanup()
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     sys.exit(1 if RESULTS["failed"] or not RESULTS["passed"] else 0)
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 
-from harness import RESULTS, bounded, check, need, skip
+from harness import bounded, check, need, run, skip
 
 websockets = need("websockets", "python3-websockets")
 if not shutil.which("redis-server"):
@@ -155,9 +155,14 @@ async def expect(ws, pred, seconds=5):
     return None, before
 
 
+def start_nodes(r, n):
+    nodes = [Node(r.port) for _ in range(n)]
+    check(f"{n} nodes up", all(x.wait_up() for x in nodes))
+    return nodes
+
+
 async def one_room(r):
-    nodes = [Node(r.port) for _ in range(3)]
-    check("three nodes up", all(n.wait_up() for n in nodes))
+    nodes = start_nodes(r, 3)
     a, wa = await join(nodes[0], "alice")
     b, wb = await join(nodes[1], "bob")
     c, wc = await join(nodes[2], "carol")
@@ -237,8 +242,7 @@ async def one_room(r):
 
 
 async def redis_faults(r):
-    nodes = [Node(r.port) for _ in range(2)]
-    check("two nodes up", all(n.wait_up() for n in nodes))
+    nodes = start_nodes(r, 2)
     a, _ = await join(nodes[0], "ann")
     a2, _ = await join(nodes[0], "ann2")
     b, _ = await join(nodes[1], "ben")
@@ -376,13 +380,7 @@ async def main():
     await absent_at_start()
 
 
-try:
-    asyncio.run(asyncio.wait_for(main(), 280))
-except Exception as e:  # noqa: BLE001 - report and fail, never hang
-    import traceback
-    traceback.print_exc()
-    check("no exception", False, repr(e))
-finally:
+def cleanup():
     for p in procs:
         if p.poll() is None:
             try:
@@ -392,5 +390,6 @@ finally:
             p.kill()
             p.wait(timeout=10)
     shutil.rmtree(tmp, ignore_errors=True)
-print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-sys.exit(1 if RESULTS["failed"] or not RESULTS["passed"] else 0)
+
+
+run(main, 280, cleanup)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from harness import RESULTS, bounded, check, need, server, skip, test_ca
+from harness import bounded, check, need, run, server, skip, test_ca
 
 websockets = need("websockets", "python3-websockets")
 if not shutil.which("openssl"):
@@ -273,13 +273,4 @@ def free_port():
     return p
 
 
-try:
-    asyncio.run(asyncio.wait_for(main(), 280))
-except Exception as e:  # noqa: BLE001 - report and fail, never hang
-    import traceback
-    traceback.print_exc()
-    check("no exception", False, repr(e))
-finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-sys.exit(1 if RESULTS["failed"] or not RESULTS["passed"] else 0)
+run(main, 280, lambda: shutil.rmtree(tmp, ignore_errors=True))
