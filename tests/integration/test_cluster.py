@@ -371,7 +371,55 @@ async def one_port(r):
         n.stop()
 
 
+async def main_command():
+    """scripts/run-chat.sh --cluster 3: redis-server and three nodes on one
+    port, all stopped with the script."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(chat_bin)))
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "run-chat.sh")
+    p = subprocess.Popen([script, "--cluster", "3", "--port", "0", "--bind", "127.0.0.1"], text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         env={**os.environ, "RUN_CHAT_BUILD": build}, start_new_session=True)
+    procs.append(p)
+    port = None
+    for _ in range(10):
+        line = p.stdout.readline()
+        if line.startswith("Responding at "):
+            port = int(line.strip().rsplit(":", 1)[1])
+            break
+    check("run-chat.sh --cluster 3 prints the address", port is not None)
+    if port is None:
+        return
+    class Shared:  # the one port all three listen on
+        pass
+    node = Shared()
+    node.port = port
+    welcomes = []
+    clients = []
+    deadline = time.time() + 10
+    while time.time() < deadline:  # the nodes connect to Redis in their own time
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.1)
+    for i in range(3):
+        ws, w = await join(node, f"m{i}")
+        clients.append(ws)
+        welcomes.append(w)
+    check("and its nodes are one room", welcomes == [f"You are connected! There are {i} users here."
+                                                    for i in (1, 2, 3)], str(welcomes))
+    for ws in clients:
+        await ws.close()
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait(timeout=10)
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
+    check("stopping the script stops redis-server and the nodes", left == [], str(left))
+
+
 async def main():
+    await main_command()
     r = Redis(free_port()).start()
     await one_room(r)
     await one_port(r)
