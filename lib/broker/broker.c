@@ -243,18 +243,14 @@ static void start_task(ws_broker *b, void *arg)
         b->ops->start(b->impl);
 }
 
-ws_broker *ws_broker_redis(ws_server *srv, const char *url, const ws_redis_options *o, int *err)
+ws_broker *ws__broker_new(ws_server *srv, const char *prefix, int *err)
 {
-    int rc = WS_EINVAL;
-    ws_broker *b = NULL;
     ws__loop *l = srv ? ws_server_loop(srv, 0) : NULL;
-    if (!url || !l) {
-        rc = srv && url ? WS_ESTATE : WS_EINVAL; /* loops exist once started */
-        goto fail;
+    ws_broker *b = l ? calloc(1, sizeof *b) : NULL;
+    if (!b) {
+        *err = !srv ? WS_EINVAL : !l ? WS_ESTATE : WS_ENOMEM; /* loops exist once started */
+        return NULL;
     }
-    rc = WS_ENOMEM;
-    if (!(b = calloc(1, sizeof *b)))
-        goto fail;
     atomic_init(&b->refs, 1);
     atomic_init(&b->state, WS_BROKER_CONNECTING);
     b->srv = srv;
@@ -263,18 +259,31 @@ ws_broker *ws_broker_redis(ws_server *srv, const char *url, const ws_redis_optio
     if (getentropy(&b->node, sizeof b->node) != 0)
         b->node = (uint64_t)(uintptr_t)b ^ (uint64_t)getpid() << 32; /* unique enough here */
     snprintf(b->node_hex, sizeof b->node_hex, "%016llx", (unsigned long long)b->node);
-    if (!(b->prefix = strdup(o && o->prefix ? o->prefix : "wschat:")))
-        goto fail;
-    if ((rc = ws__redis_open(b, url, o)) < 0)
-        goto fail;
-    ws__broker_post(b, start_task, NULL); /* the loop connects once it runs */
-    return b;
-fail:
-    if (b)
+    if (!(b->prefix = strdup(prefix ? prefix : "wschat:"))) {
         ws__broker_unref(b);
-    if (err)
-        *err = rc;
-    return NULL;
+        *err = WS_ENOMEM;
+        return NULL;
+    }
+    return b;
+}
+
+void ws__broker_start(ws_broker *b) { ws__broker_post(b, start_task, NULL); }
+
+ws_broker *ws_broker_redis(ws_server *srv, const char *url, const ws_redis_options *o, int *err)
+{
+    int rc = WS_EINVAL;
+    ws_broker *b = url ? ws__broker_new(srv, o ? o->prefix : NULL, &rc) : NULL;
+    if (b && (rc = ws__redis_open(b, url, o)) < 0) {
+        ws__broker_unref(b);
+        b = NULL;
+    }
+    if (!b) {
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    ws__broker_start(b); /* the loop connects once it runs */
+    return b;
 }
 
 static void close_task(ws_broker *b, void *arg)

@@ -66,6 +66,12 @@ void ws__broker_set_state(ws_broker *b, ws_broker_state st);
 /* Every channel currently wanted, for resubscribing. */
 void ws__broker_each(ws_broker *b, void (*fn)(const char *channel, void *ud), void *ud);
 
+/* A broker with no implementation yet (b->ops, b->impl to fill), on srv's
+ * loop 0; NULL and *err: WS_EINVAL, WS_ESTATE (not started), WS_ENOMEM. */
+ws_broker *ws__broker_new(ws_server *srv, const char *prefix, int *err);
+/* Calls ops->start on the loop. */
+void ws__broker_start(ws_broker *b);
+
 /* The Redis implementation (redis.c, or redis_none.c without hiredis):
  * fills b->ops and b->impl. Returns 0, WS_EINVAL, WS_ENOTSUP, WS_ENOMEM. */
 int ws__redis_open(ws_broker *b, const char *url, const ws_redis_options *o);
