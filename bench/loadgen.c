@@ -9,6 +9,12 @@
  *                     [-b BURST]
  *   loadgen idle      --port P --pid PID [--raw] -c CONNS [--after BYTES]
  *   loadgen connect   --port P --pid PID [--raw] -n HANDSHAKES
+ *   loadgen hop       --port P --port2 Q -n MSGS -s BYTES [--path /chat]
+ *
+ * --pid may list several processes (--pid 11,12,13): their CPU is summed
+ * (a cluster's nodes). hop: one sender on P and one receiver on Q (P == Q
+ * for one node), one message in flight: the latency of a broadcast from a
+ * member on one node to a member on another.
  *
  * --tls speaks TLS to the server (when built with OpenSSL): the certificate
  * is not checked, every connection makes a full handshake (no resumption)
@@ -40,7 +46,8 @@
 
 typedef struct opts {
     const char *mode, *path;
-    int port, pid, conns, inflight, receivers, burst;
+    int port, port2, conns, inflight, receivers, burst;
+    int pid, pids[8], npids; /* --pid: the first, and all of them */
     long msgs;
     size_t size, after;
     bool raw, binary, tls;
@@ -67,7 +74,7 @@ static void die(const char *what)
 }
 
 /* Server CPU seconds (user + system) and RSS bytes from /proc. */
-static double proc_cpu(int pid)
+static double one_cpu(int pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -82,6 +89,15 @@ static double proc_cpu(int pid)
     if (p)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU of every --pid together. */
+static double proc_cpu(const opts *o)
+{
+    double sum = 0;
+    for (int i = 0; i < o->npids; i++)
+        sum += one_cpu(o->pids[i]);
+    return sum;
 }
 
 static long proc_rss(int pid)
@@ -328,7 +344,7 @@ static void run_echo(const opts *o)
     }
     double *lat = malloc(sizeof(double) * (size_t)o->msgs);
     long sent = 0, done = 0;
-    double cpu0 = proc_cpu(o->pid), t0 = now();
+    double cpu0 = proc_cpu(o), t0 = now();
     for (int i = 0; i < o->conns; i++)
         for (int k = 0; k < o->inflight && sent < o->msgs; k++, sent++) {
             cs[i].sent_at[cs[i].tail++ % 64] = now();
@@ -365,7 +381,7 @@ static void run_echo(const opts *o)
             }
         }
     }
-    double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
+    double secs = now() - t0, cpu = proc_cpu(o) - cpu0;
     printf("mode=echo msgs=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f server_us_per_op=%.3f ", done,
            secs, done / secs, cpu, cpu * 1e6 / (double)done);
     report_lat(lat, done);
@@ -415,7 +431,7 @@ static void run_broadcast(const opts *o)
     for (int b = 0; b < burst; b++)
         memcpy(frames + (size_t)b * flen, frame, flen);
     long expected = o->msgs * o->receivers, total = 0;
-    double cpu0 = proc_cpu(o->pid), t0 = now();
+    double cpu0 = proc_cpu(o), t0 = now();
     long sent = 0;
     struct epoll_event evs[256];
     while (total < expected) {
@@ -471,7 +487,7 @@ static void run_broadcast(const opts *o)
         while (wire_read(&tx, junk, sizeof junk) > 0)
             ; /* the sender's own copies */
     }
-    double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
+    double secs = now() - t0, cpu = proc_cpu(o) - cpu0;
     printf("mode=broadcast deliveries=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f "
            "server_us_per_op=%.4f\n", total, secs, total / secs, cpu, cpu * 1e6 / (double)total);
     for (int i = 0; i < o->receivers; i++) {
@@ -539,7 +555,7 @@ static void run_idle(const opts *o)
 
 static void run_connect(const opts *o)
 {
-    double cpu0 = proc_cpu(o->pid), t0 = now();
+    double cpu0 = proc_cpu(o), t0 = now();
     for (long i = 0; i < o->msgs; i++) {
         wire w = ws_open(o, o->path);
         if (o->raw) { /* a raw ceiling "handshake": one round trip */
@@ -551,9 +567,63 @@ static void run_connect(const opts *o)
         }
         wire_close(&w);
     }
-    double secs = now() - t0, cpu = proc_cpu(o->pid) - cpu0;
+    double secs = now() - t0, cpu = proc_cpu(o) - cpu0;
     printf("mode=connect handshakes=%ld secs=%.3f rate=%.0f server_cpu_s=%.3f server_us_per_op=%.2f\n",
            o->msgs, secs, o->msgs / secs, cpu, cpu * 1e6 / (double)o->msgs);
+}
+
+static void run_hop(const opts *o)
+{
+    opts rx_o = *o;
+    rx_o.port = o->port2 ? o->port2 : o->port;
+    wire rx = ws_open(&rx_o, o->path);
+    usleep(200000);
+    char junk[65536];
+    while (wire_read(&rx, junk, sizeof junk) > 0)
+        ; /* its welcome */
+    wire tx = ws_open(o, o->path);
+    usleep(200000);
+    while (wire_read(&tx, junk, sizeof junk) > 0)
+        ;
+    while (wire_read(&rx, junk, sizeof junk) > 0)
+        ; /* the sender's join, if announced */
+    uint8_t *payload = calloc(1, o->size + 1), *frame = calloc(1, o->size + 15);
+    memset(payload, 'h', o->size);
+    size_t flen = encode(o, frame, payload, o->size);
+    double *lat = malloc(sizeof(double) * (size_t)o->msgs);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN};
+    epoll_ctl(ep, EPOLL_CTL_ADD, rx.fd, &ev);
+    uint8_t in[65536];
+    for (long i = 0; i < o->msgs; i++) {
+        double t0 = now();
+        send_all(&tx, frame, flen);
+        size_t have = 0;
+        for (;;) { /* until one whole frame ending in our payload */
+            struct epoll_event got;
+            if (epoll_wait(ep, &got, 1, 5000) <= 0) {
+                fprintf(stderr, "loadgen: hop %ld never arrived\n", i);
+                exit(1);
+            }
+            ssize_t r = read_live(&rx, in + have, sizeof in - have);
+            have += (size_t)(r > 0 ? r : 0);
+            size_t fl = frame_len(in, have);
+            if (fl && fl >= o->size && memcmp(in + fl - o->size, payload, o->size) == 0)
+                break;
+        }
+        lat[i] = now() - t0;
+        while (wire_read(&tx, junk, sizeof junk) > 0)
+            ; /* the sender's own copy */
+    }
+    printf("mode=hop msgs=%ld ", o->msgs);
+    report_lat(lat, o->msgs);
+    printf("\n");
+    wire_close(&rx);
+    wire_close(&tx);
+    close(ep);
+    free(lat);
+    free(payload);
+    free(frame);
 }
 
 int main(int argc, char **argv)
@@ -574,7 +644,13 @@ int main(int argc, char **argv)
             o.after = (size_t)atol(v), i++;
         else if (!strcmp(a, "--binary")) o.binary = true;
         else if (!strcmp(a, "--port")) o.port = atoi(v), i++;
-        else if (!strcmp(a, "--pid")) o.pid = atoi(v), i++;
+        else if (!strcmp(a, "--pid")) {
+            for (const char *p = v; *p && o.npids < 8; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+                o.pids[o.npids++] = atoi(p);
+            o.pid = o.pids[0];
+            i++;
+        } else if (!strcmp(a, "--port2"))
+            o.port2 = atoi(v), i++;
         else if (!strcmp(a, "--path")) o.path = v, i++;
         else if (!strcmp(a, "-c")) o.conns = atoi(v), i++;
         else if (!strcmp(a, "-d")) o.inflight = atoi(v), i++;
@@ -605,6 +681,8 @@ int main(int argc, char **argv)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     if (!strcmp(o.mode, "echo")) run_echo(&o);
+    else if (!strcmp(o.mode, "hop"))
+        run_hop(&o);
     else if (!strcmp(o.mode, "broadcast")) run_broadcast(&o);
     else if (!strcmp(o.mode, "idle")) run_idle(&o);
     else if (!strcmp(o.mode, "connect")) run_connect(&o);

@@ -14,7 +14,7 @@ OpenSSL epoll server doing the job) and the peers over TLS, with a
 certificate made for the run; they have a table and targets of their own.
 
 Usage: bench/run.py [--repeat 3] [--quick] [--write] [--only KEY]
-KEY: echo-small, echo-64k, broadcast, idle, connect, threads, client, tls
+KEY: echo-small, echo-64k, broadcast, idle, connect, threads, client, cluster, tls
      (or one of tls-echo-small, tls-echo-64k, tls-broadcast, tls-idle,
      tls-connect)"""
 import argparse
@@ -408,6 +408,100 @@ def client_row():
     return "\n".join(lines), checks
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class RedisServer:
+    """Debian's redis-server on a free port, persistence off, on CPU 0 with
+    the nodes (its CPU is reported beside theirs)."""
+
+    def __enter__(self):
+        self.port = free_port()
+        self.p = subprocess.Popen(pin("0") + ["redis-server", "--port", str(self.port), "--bind",
+                                              "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  preexec_fn=die_with_parent)
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True,
+                              text=True).stdout.strip() == "PONG":
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def __exit__(self, *a):
+        self.p.kill()
+        self.p.wait()
+
+
+def cluster_row():
+    """The cluster row: the broadcast workload (1,000 receivers, 32 B,
+    16-message bursts) on three examples/chat nodes sharing one port
+    (--reuseport, the kernel spreading the receivers) and one Redis, against
+    the same load on one process; CPU per delivery of the nodes together
+    (and with Redis); then the latency one cross-node hop adds (one sender,
+    one receiver, one message in flight: on two nodes vs on one). Returns
+    (table, [(label, ok, shown)])."""
+    chat = os.path.join(BUILD, "examples", "chat")
+    _, _, mode, args, metric = next(w for w in WORKLOADS if w[0] == "broadcast")
+    one, three, with_redis = [], [], []
+    for _ in range(opts.repeat):
+        with Server("chat", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate"]) as srv:
+            out = loadgen([mode, "--port", str(srv.port), "--pid", str(srv.p.pid)] + args)
+            one.append(float(out[metric]))
+        with RedisServer() as r:
+            port = free_port()
+            nodes = [Server(f"node{i}", [chat, "--port", str(port), "--bind", "127.0.0.1", "--no-deflate",
+                                         "--reuseport", "--redis", f"redis://127.0.0.1:{r.port}"])
+                     for i in range(3)]
+            for n in nodes:
+                n.__enter__()
+            try:
+                time.sleep(0.5)  # every node connected to Redis
+                pids = ",".join(str(n.p.pid) for n in nodes)
+                out = loadgen([mode, "--port", str(port), "--pid", pids] + args)
+                three.append(float(out[metric]))
+                out = loadgen([mode, "--port", str(port), "--pid", f"{pids},{r.p.pid}"] + args)
+                with_redis.append(float(out[metric]))
+            finally:
+                for n in nodes:
+                    n.__exit__()
+    hops = {}
+    n_hop = "500" if Q else "20000"
+    with RedisServer() as r:
+        a = Server("a", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate", "--redis",
+                         f"redis://127.0.0.1:{r.port}"])
+        b = Server("b", [chat, "--port", "0", "--bind", "127.0.0.1", "--no-deflate", "--redis",
+                         f"redis://127.0.0.1:{r.port}"])
+        with a, b:
+            time.sleep(0.5)
+            for label, p2 in (("one node", a.port), ("across nodes", b.port)):
+                out = loadgen(["hop", "--port", str(a.port), "--port2", str(p2), "--pid", str(a.p.pid),
+                               "-n", n_hop, "-s", "32", "--path", "/chat"])
+                hops[label] = (float(out["p50_us"]), float(out["p99_us"]))
+    m1, m3, mr = (statistics.median(v) for v in (one, three, with_redis))
+    print(f"cluster     one process {m1:.3f}  three nodes {m3:.3f}  with redis {mr:.3f}  hops {hops}")
+    lines = ["| broadcast to 1,000, 32 B, bursts of 16 | server µs per delivery | / one process |",
+             "|---|---|---|",
+             f"| one process (examples/chat) | {m1:.3g} | 1.00x |",
+             f"| three nodes on one port (nodes' CPU) | {m3:.3g} | {m3 / m1:.2f}x |",
+             f"| three nodes on one port (nodes' and Redis's CPU) | {mr:.3g} | {mr / m1:.2f}x |",
+             "",
+             "| one message in flight, 32 B | p50 µs | p99 µs |",
+             "|---|---|---|"]
+    for label, (p50, p99) in hops.items():
+        lines.append(f"| {label} | {p50:.0f} | {p99:.0f} |")
+    added = hops["across nodes"][1] - hops["one node"][1]
+    checks = [("cluster CPU per delivery within 1.3x of one process", m3 / m1 <= 1.3, f"{m3 / m1:.2f}x"),
+              ("cross-node hop adds under 2 ms at p99", added < 2000, f"{added:.0f} µs")]
+    return "\n".join(lines), checks
+
+
 def main():
     build()
     with Spinner():
@@ -499,6 +593,12 @@ def run_all():
             ttable + ("\n\n1 vs 2 loop threads, broadcast workload (examples/chat):\n\n" + thr if thr else "") + \
             ("\n\nThe client row: 100 connections, 32 B echo against `bench/ceiling wsecho`, "
              "the client's CPU per round trip:\n\n" + ctable if ctable else "")
+    if opts.only in ("", "cluster"):
+        table, checks = cluster_row()
+        shown = "\n".join(f"| {label} | {v} | {'yes' if ok else '**no**'} |" for label, ok, v in checks)
+        all_met &= all(ok for _, ok, _ in checks)
+        blocks["cluster-results"] = table + "\n\nCluster targets, checked by the same run:\n\n" + \
+            "| target | result | met |\n|---|---|---|\n" + shown
     if tls_only or not opts.only:
         trows, _ = run_rows(TLS_WORKLOADS, True)
         tt, met = targets(trows, TLS_TARGETS)
