@@ -73,7 +73,8 @@ static int f_publish(void *impl, const char *ch, const uint8_t *hdr, size_t hl, 
         msg *m = &f->bus->inbox[f->bus->n++];
         m->to = to;
         snprintf(m->channel, sizeof m->channel, "%s", ch);
-        memcpy(m->data, hdr, hl);
+        if (hl)
+            memcpy(m->data, hdr, hl);
         memcpy(m->data + hl, data, len);
         m->len = hl + len;
     }
