@@ -9,11 +9,13 @@ static const ws_io_backend *const backends[] = {
 #ifdef WS_HAVE_EPOLL
     &ws__io_epoll,
 #endif
+#ifdef WS_HAVE_IO_URING
+    &ws__io_uring,
+#endif
 #ifdef WS_HAVE_KQUEUE
     &ws__io_kqueue,
 #endif
-    &ws__io_poll,
-    &ws__io_mem,
+    &ws__io_poll,   &ws__io_mem,
 };
 
 const char *ws_io_default_backend(void) { return WS_DEFAULT_BACKEND; }

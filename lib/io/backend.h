@@ -9,5 +9,6 @@ extern const ws_io_backend ws__io_epoll;
 extern const ws_io_backend ws__io_kqueue;
 extern const ws_io_backend ws__io_poll;
 extern const ws_io_backend ws__io_mem;
+extern const ws_io_backend ws__io_uring;
 
 #endif

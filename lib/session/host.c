@@ -77,6 +77,14 @@ int ws__host_prepare(ws__host *h)
     for (int i = 0; i < n; i++) {
         ws__worker *w = &h->workers[i];
         int rc = ws__loop_init(&w->loop, h->io, h->cfg.io_arg, i);
+        if (rc == WS_ENOTSUP && i == 0 && !h->cfg.io && strcmp(h->io->name, "io_uring") == 0 &&
+            ws_io_backend_find("epoll")) {
+            /* Seccomp profiles, kernel.io_uring_disabled and old kernels
+             * refuse the ring: serve on epoll rather than not at all. */
+            ws__log(&h->log, WS_LOG_WARN, "io_uring unavailable here; running on epoll");
+            h->io = ws_io_backend_find("epoll");
+            rc = ws__loop_init(&w->loop, h->io, h->cfg.io_arg, i);
+        }
         if (rc) {
             while (i-- > 0)
                 ws__loop_fini(&h->workers[i].loop);

@@ -347,10 +347,22 @@ async def one_port(r):
     nodes = [Node(r.port, port, ["--reuseport"]) for _ in range(3)]
     check("three nodes listen on one port", all(n.port == port for n in nodes) and
           all(n.wait_up() for n in nodes))
-    def sockets(n):
+    def established(n):
+        """Connections to the shared port that node n holds (from /proc)."""
         fd = f"/proc/{n.p.pid}/fd"
-        return sum(os.readlink(f"{fd}/{x}").startswith("socket:") for x in os.listdir(fd))
-    base = [sockets(n) for n in nodes]
+        mine = set()
+        for x in os.listdir(fd):
+            link = os.readlink(f"{fd}/{x}")
+            if link.startswith("socket:["):
+                mine.add(link[8:-1])
+        count = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "01" and cols[9] in mine:
+                        count += 1
+        return count
     clients, welcomes = [], []
     for i in range(9):
         ws, w = await join(nodes[0], f"u{i}")  # nodes[0].port == the shared port
@@ -360,7 +372,7 @@ async def one_port(r):
           welcomes == [f"You are connected! There are {i} users here." for i in range(1, 10)], str(welcomes))
     # Each node's own sockets tell where the kernel sent the connections
     # (an HTTP request to the shared port could land on any node).
-    spread = [sockets(n) - b0 for n, b0 in zip(nodes, base)]
+    spread = [established(n) for n in nodes]
     check(f"the kernel spread them over the nodes ({spread})", sum(spread) == 9 and max(spread) < 9)
     await clients[0].send("one room")
     got = [(await expect(ws, lambda m: "one room" in m))[0] for ws in clients]
@@ -413,8 +425,12 @@ async def main_command():
         await ws.close()
     os.killpg(p.pid, signal.SIGTERM)
     p.wait(timeout=10)
-    time.sleep(0.3)
-    left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
+    deadline = time.time() + 10  # the nodes finish their sessions first
+    while time.time() < deadline:
+        left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
+        if not left:
+            break
+        time.sleep(0.1)
     check("stopping the script stops redis-server and the nodes", left == [], str(left))
 
 

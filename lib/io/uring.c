@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: MIT */
+/* The io_uring backend (Linux, liburing): the same readiness contract as
+ * epoll (ws_io_backend), kept by doing the I/O inside the ring.
+ *
+ *  - Connections (fds this backend accepted or connected) get a multishot
+ *    receive into a buffer ring shared by the loop (never per connection:
+ *    idle memory must not grow). What arrives waits in the ring's buffers
+ *    until read() copies it out; "readable" means "has received data".
+ *  - writev() copies small writes into a per-connection queue, sent with
+ *    one send in flight per socket; every send of a loop iteration goes to
+ *    the kernel in the one io_uring_submit_and_wait of the next poll(), so
+ *    a broadcast to N members is one syscall, not N. A large write with
+ *    nothing queued goes straight to the socket, as on epoll.
+ *  - Other fds (listeners, the application's own, hiredis's) are polled
+ *    (one-shot POLL_ADD, re-armed: level-triggered like epoll), and the
+ *    caller reads them itself.
+ *  - Closing with operations in flight cancels them and closes the fd on
+ *    the last completion, so its number is never reused while the ring
+ *    still refers to it; completions carry a generation, so a late one for
+ *    an old connection is recognised.
+ *
+ * The ring is set up with SINGLE_ISSUER | DEFER_TASKRUN (COOP_TASKRUN where
+ * DEFER is refused): completions, and the copies of received data into the
+ * ring's buffers, only happen inside our io_uring_enter. That is also what
+ * makes the large-read shortcut safe: outside poll() the multishot receive
+ * cannot take bytes, so a direct recv() keeps them in order. Without
+ * DEFER_TASKRUN the shortcut is off.
+ *
+ * Features newer than liburing 2.3 are done by hand: the buffer ring is
+ * allocated and registered here (no io_uring_setup_buf_ring). */
+/* POLLRDHUP is a GNU extension. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "io/backend.h"
+#include "io/sock.h"
+#include "util/error_internal.h"
+#include "wschat/error.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define RING_ENTRIES 4096
+#define BUF_SIZE (16 * 1024)
+#define BUF_COUNT 512 /* a power of two; 8 MiB of address space, touched as used */
+#define BGID 7
+#define SEND_MAX (256 * 1024)  /* bytes a socket may have queued here */
+#define DIRECT_MIN (16 * 1024) /* writes and reads at least this big skip the queue */
+#define CHUNK_MIN 4096
+
+enum { OP_RECV = 1, OP_SEND, OP_POLL, OP_WAKE, OP_CANCEL, OP_LINGER };
+
+/* How long a closed connection may take to send what it had queued. */
+#define CLOSE_LINGER_MS 2000
+
+enum {
+    F_SOCKET = 1,       /* our connection: receive and send through the ring */
+    F_RECV = 2,         /* multishot receive armed */
+    F_POLL = 4,         /* a poll armed */
+    F_SENDING = 8,      /* a send in flight */
+    F_EOF = 16,         /* the receive side ended */
+    F_CLOSING = 32,     /* close() called: waiting for the last completion */
+    F_READY = 64,       /* on the ready list */
+    F_CONNECTING = 128, /* a client socket before connect_result */
+    F_SHUTDOWN = 256,   /* shutdown(SHUT_WR) once the queue is out */
+    F_LINGER = 512,     /* a close's deadline is armed */
+};
+
+typedef struct seg {
+    uint16_t bid, off, len;
+} seg;
+
+typedef struct chunk {
+    struct chunk *next;
+    uint32_t len, off, cap;
+    uint8_t data[];
+} chunk;
+
+/* Per fd, indexed by fd. Small: idle memory. */
+typedef struct ufd {
+    uint32_t gen;
+    uint16_t flags;
+    uint8_t want;   /* WS_IO_* asked for */
+    uint8_t polled; /* a polled fd's events from its last completion */
+    uint16_t nops;  /* operations in flight */
+    int32_t err;    /* a ws_err from the receive or send side, 0 if none */
+    uint16_t nseg, seg0, segcap;
+    seg *segs; /* received buffers, a ring of segcap (NULL when empty) */
+    chunk *q, *qtail;
+    uint32_t queued; /* bytes in q */
+} ufd;
+
+typedef struct uring {
+    struct io_uring ring;
+    bool defer;   /* DEFER_TASKRUN: completions only inside our enter */
+    bool enabled; /* created disabled; enabled by the loop's own thread */
+    struct io_uring_buf_ring *br;
+    uint8_t *bufs;
+    uint16_t br_mask;
+    int wake[2];
+    bool wake_armed;
+    ufd *fds;
+    int nfds;
+    int *ready; /* fds with something to report (F_READY) */
+    int nready, ready_cap;
+    int *sendq; /* sockets with queued bytes and no send in flight */
+    int nsend, send_cap;
+    int *starved; /* sockets whose receive ended for want of buffers */
+    int nstarved, starved_cap;
+} uring;
+
+/* --- user_data: op, generation, fd --------------------------------------- */
+
+static uint64_t ud(int op, uint32_t gen, int fd)
+{
+    return (uint64_t)op << 56 | (uint64_t)(gen & 0xffffff) << 32 | (uint32_t)fd;
+}
+
+static int ud_op(uint64_t u) { return (int)(u >> 56); }
+static uint32_t ud_gen(uint64_t u) { return (uint32_t)(u >> 32) & 0xffffff; }
+static int ud_fd(uint64_t u) { return (int)(uint32_t)u; }
+
+/* --- bookkeeping ------------------------------------------------------------ */
+
+static ufd *slot(uring *u, int fd)
+{
+    if (fd < 0)
+        return NULL;
+    if (fd >= u->nfds) {
+        int n = u->nfds ? u->nfds : 64;
+        while (n <= fd)
+            n *= 2;
+        ufd *v = realloc(u->fds, (size_t)n * sizeof *v);
+        if (!v)
+            return NULL;
+        memset(v + u->nfds, 0, (size_t)(n - u->nfds) * sizeof *v);
+        u->fds = v;
+        u->nfds = n;
+    }
+    return &u->fds[fd];
+}
+
+static int push(int **v, int *n, int *cap, int fd)
+{
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 64;
+        int *nv = realloc(*v, (size_t)c * sizeof *nv);
+        if (!nv)
+            return WS_ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = fd;
+    return 0;
+}
+
+static void mark_ready(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    if (!(f->flags & F_READY) && push(&u->ready, &u->nready, &u->ready_cap, fd) == 0)
+        f->flags |= F_READY;
+}
+
+static struct io_uring_sqe *sqe(uring *u)
+{
+    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
+    if (!s && u->enabled) { /* the queue is full: hand it to the kernel now */
+        io_uring_submit(&u->ring);
+        s = io_uring_get_sqe(&u->ring);
+    }
+    return s;
+}
+
+static void recycle(uring *u, uint16_t bid)
+{
+    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, bid, u->br_mask, 0);
+    io_uring_buf_ring_advance(u->br, 1);
+}
+
+static void arm_recv(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    if (f->flags & (F_RECV | F_EOF | F_CLOSING | F_CONNECTING) || f->err || !(f->want & WS_IO_READ))
+        return;
+    struct io_uring_sqe *s = sqe(u);
+    if (!s)
+        return;
+    io_uring_prep_recv_multishot(s, fd, NULL, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = BGID;
+    io_uring_sqe_set_data64(s, ud(OP_RECV, f->gen, fd));
+    f->flags |= F_RECV;
+    f->nops++;
+}
+
+static void arm_poll(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    unsigned want = (f->flags & F_CONNECTING) ? WS_IO_WRITE : f->want;
+    if (f->flags & (F_POLL | F_CLOSING) || !want)
+        return;
+    struct io_uring_sqe *s = sqe(u);
+    if (!s)
+        return;
+    io_uring_prep_poll_add(
+        s, fd, (want & WS_IO_READ ? POLLIN | POLLRDHUP : 0) | (want & WS_IO_WRITE ? POLLOUT : 0));
+    io_uring_sqe_set_data64(s, ud(OP_POLL, f->gen, fd));
+    f->flags |= F_POLL;
+    f->nops++;
+}
+
+static void cancel(uring *u, int fd, int op)
+{
+    ufd *f = &u->fds[fd];
+    struct io_uring_sqe *s = sqe(u);
+    if (!s)
+        return;
+    io_uring_prep_cancel64(s, ud(op, f->gen, fd), 0);
+    io_uring_sqe_set_data64(s, ud(OP_CANCEL, 0, 0));
+}
+
+static void free_queues(uring *u, ufd *f)
+{
+    for (uint16_t i = 0; i < f->nseg; i++)
+        recycle(u, f->segs[(f->seg0 + i) % f->segcap].bid);
+    free(f->segs);
+    f->segs = NULL;
+    f->nseg = f->seg0 = f->segcap = 0;
+    for (chunk *c = f->q, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    f->q = f->qtail = NULL;
+    f->queued = 0;
+}
+
+/* The last operation on a closing fd has completed: close it for real. */
+static void finish_close(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    free_queues(u, f);
+    uint32_t gen = f->gen + 1;
+    memset(f, 0, sizeof *f);
+    f->gen = gen;
+    close(fd);
+}
+
+/* --- create / destroy ---------------------------------------------------------- */
+
+static int ur_create(void **state, void *arg)
+{
+    (void)arg;
+    uring *u = calloc(1, sizeof *u);
+    if (!u)
+        return WS_ENOMEM;
+    /* Disabled at first: the loops are created on the thread that starts
+     * the server, and a SINGLE_ISSUER ring belongs to the thread that
+     * enables it, which is the loop's own (the first poll). */
+    struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                                         IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED,
+                                .cq_entries = RING_ENTRIES * 4};
+    int rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
+    u->defer = rc == 0;
+    if (rc == -EINVAL) { /* a kernel before 6.1: cooperative task running instead */
+        p = (struct io_uring_params){.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE |
+                                              IORING_SETUP_R_DISABLED,
+                                     .cq_entries = RING_ENTRIES * 4};
+        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
+    }
+    if (rc < 0) { /* EPERM (seccomp, io_uring_disabled), ENOSYS (old kernel) */
+        free(u);
+        return rc == -ENOMEM ? WS_ENOMEM : WS_ENOTSUP;
+    }
+    /* The buffer ring, by hand (liburing 2.3 has no io_uring_setup_buf_ring). */
+    size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
+    u->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    u->bufs = mmap(NULL, (size_t)BUF_COUNT * BUF_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uint64_t)(uintptr_t)u->br, .ring_entries = BUF_COUNT, .bgid = BGID};
+    if (u->br == MAP_FAILED || u->bufs == MAP_FAILED ||
+        io_uring_register_buf_ring(&u->ring, &reg, 0) < 0 || ws__wakefd_open(u->wake) < 0) {
+        if (u->br != MAP_FAILED)
+            munmap(u->br, ring_bytes);
+        if (u->bufs != MAP_FAILED)
+            munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return WS_ENOTSUP;
+    }
+    io_uring_buf_ring_init(u->br);
+    u->br_mask = (uint16_t)io_uring_buf_ring_mask(BUF_COUNT);
+    for (uint16_t i = 0; i < BUF_COUNT; i++)
+        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUF_SIZE, BUF_SIZE, i, u->br_mask, i);
+    io_uring_buf_ring_advance(u->br, BUF_COUNT);
+    *state = u;
+    return 0;
+}
+
+static void ur_destroy(void *state)
+{
+    uring *u = state;
+    for (int fd = 0; fd < u->nfds; fd++)
+        if (u->fds[fd].flags & F_CLOSING)
+            close(fd); /* the ring goes with everything it refers to */
+        else
+            free_queues(u, &u->fds[fd]);
+    io_uring_queue_exit(&u->ring);
+    munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
+    munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
+    ws__wakefd_close(u->wake);
+    free(u->fds);
+    free(u->ready);
+    free(u->sendq);
+    free(u->starved);
+    free(u);
+}
+
+/* --- interest ------------------------------------------------------------------ */
+
+static int ur_mod(void *state, int fd, unsigned events)
+{
+    uring *u = state;
+    ufd *f = slot(u, fd);
+    if (!f)
+        return WS_ENOMEM;
+    f->want = (uint8_t)events;
+    if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING)) {
+        if (events & WS_IO_READ)
+            arm_recv(u, fd);
+        else if (f->flags & F_RECV)
+            cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
+        if (f->nseg || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
+            mark_ready(u, fd);
+    } else {
+        arm_poll(u, fd);
+    }
+    return 0;
+}
+
+static int ur_add(void *state, int fd, unsigned events) { return ur_mod(state, fd, events); }
+
+static int ur_del(void *state, int fd) { return ur_mod(state, fd, 0); }
+
+/* --- the transport ------------------------------------------------------------------ */
+
+static int ur_accept(void *state, int lfd, char *peer, size_t peer_cap)
+{
+    uring *u = state;
+    int fd = ws__sock_accept(state, lfd, peer, peer_cap);
+    ufd *f = fd >= 0 ? slot(u, fd) : NULL;
+    if (fd >= 0 && !f) {
+        close(fd);
+        return WS_ENOMEM;
+    }
+    if (f)
+        f->flags = F_SOCKET;
+    return fd;
+}
+
+static int ur_connect(void *state, const struct sockaddr *addr, unsigned addrlen, char *peer,
+                      size_t peer_cap)
+{
+    uring *u = state;
+    int fd = ws__sock_connect(state, addr, addrlen, peer, peer_cap);
+    ufd *f = fd >= 0 ? slot(u, fd) : NULL;
+    if (fd >= 0 && !f) {
+        close(fd);
+        return WS_ENOMEM;
+    }
+    if (f)
+        f->flags = F_SOCKET | F_CONNECTING; /* polled for writability until connected */
+    return fd;
+}
+
+static int ur_connect_result(void *state, int fd)
+{
+    uring *u = state;
+    int rc = ws__sock_connect_result(state, fd);
+    if (rc == 0 && fd < u->nfds) {
+        u->fds[fd].flags &= (uint16_t)~F_CONNECTING;
+        ur_mod(u, fd, u->fds[fd].want);
+    }
+    return rc;
+}
+
+static long ur_read(void *state, int fd, void *buf, size_t len)
+{
+    uring *u = state;
+    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    if (!f || !(f->flags & F_SOCKET))
+        return ws__sock_read(state, fd, buf, len);
+    if (!f->nseg) {
+        if (f->err)
+            return f->err;
+        if (f->flags & F_EOF)
+            return 0;
+        /* A big read (the rest of a large frame) straight into the caller's
+         * buffer, as epoll does: safe only when the ring cannot take bytes
+         * meanwhile (DEFER_TASKRUN, see the top). */
+        if (u->defer && len >= DIRECT_MIN)
+            return ws__sock_read(state, fd, buf, len);
+        return WS_EAGAIN;
+    }
+    size_t got = 0;
+    uint16_t done = 0;
+    while (got < len && f->nseg) {
+        seg *s = &f->segs[f->seg0];
+        size_t n = s->len < len - got ? s->len : len - got;
+        memcpy((uint8_t *)buf + got, u->bufs + (size_t)s->bid * BUF_SIZE + s->off, n);
+        got += n;
+        s->off = (uint16_t)(s->off + n);
+        s->len = (uint16_t)(s->len - n);
+        if (s->len == 0) {
+            io_uring_buf_ring_add(u->br, u->bufs + (size_t)s->bid * BUF_SIZE, BUF_SIZE, s->bid,
+                                  u->br_mask, done++);
+            f->seg0 = (uint16_t)((f->seg0 + 1) % f->segcap);
+            f->nseg--;
+        }
+    }
+    if (done) {
+        io_uring_buf_ring_advance(u->br, done);
+        /* Buffers are back: the receives that ran dry go on. */
+        for (int i = 0; i < u->nstarved; i++)
+            if (u->starved[i] < u->nfds)
+                arm_recv(u, u->starved[i]);
+        u->nstarved = 0;
+    }
+    if (!f->nseg) { /* idle memory: no queue while nothing waits */
+        free(f->segs);
+        f->segs = NULL;
+        f->seg0 = f->segcap = 0;
+        if (!(f->flags & F_RECV))
+            arm_recv(u, fd); /* it ended for want of buffers: go on */
+    }
+    return (long)got;
+}
+
+static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
+{
+    uring *u = state;
+    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    if (!f || !(f->flags & F_SOCKET) || (f->flags & F_CONNECTING))
+        return ws__sock_writev(state, fd, iov, iovcnt);
+    if (f->err)
+        return f->err;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (!f->q && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
+        return ws__sock_writev(state, fd, iov, iovcnt); /* nothing ahead of it */
+    size_t room = SEND_MAX > f->queued ? SEND_MAX - f->queued : 0;
+    if (room == 0)
+        return WS_EAGAIN;
+    size_t take = total < room ? total : room;
+    /* Into the tail chunk if it is not on its way, else a new one. */
+    chunk *c = f->qtail;
+    bool tail_free = c && !((f->flags & F_SENDING) && c == f->q);
+    if (!tail_free || c->cap - c->len < take) {
+        size_t cap = take > CHUNK_MIN ? take : CHUNK_MIN;
+        chunk *n = malloc(sizeof *n + cap);
+        if (!n)
+            return WS_ENOMEM;
+        n->next = NULL;
+        n->len = n->off = 0;
+        n->cap = (uint32_t)cap;
+        if (f->qtail)
+            f->qtail->next = n;
+        else
+            f->q = n;
+        f->qtail = c = n;
+    }
+    size_t left = take;
+    for (int i = 0; i < iovcnt && left; i++) {
+        size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
+        memcpy(c->data + c->len, iov[i].iov_base, n);
+        c->len += (uint32_t)n;
+        left -= n;
+    }
+    f->queued += (uint32_t)take;
+    if (!(f->flags & F_SENDING) && f->q == c && c->len == take)
+        push(&u->sendq, &u->nsend, &u->send_cap, fd); /* sent at the next poll */
+    return (long)take;
+}
+
+static void submit_send(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    if (f->flags & F_SENDING || !f->q || f->err)
+        return;
+    struct io_uring_sqe *s = sqe(u);
+    if (!s)
+        return;
+    chunk *c = f->q;
+    io_uring_prep_send(s, fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(s, ud(OP_SEND, f->gen, fd));
+    f->flags |= F_SENDING;
+    f->nops++;
+}
+
+static void ur_shutdown(void *state, int fd)
+{
+    uring *u = state;
+    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    if (f && (f->q || (f->flags & F_SENDING))) {
+        f->flags |= F_SHUTDOWN; /* the FIN goes after the queued bytes */
+        return;
+    }
+    ws__sock_shutdown(state, fd);
+}
+
+static void ur_close(void *state, int fd)
+{
+    uring *u = state;
+    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    if (!f) {
+        close(fd);
+        return;
+    }
+    f->want = 0;
+    if (f->flags & F_RECV)
+        cancel(u, fd, OP_RECV);
+    if (f->flags & F_POLL)
+        cancel(u, fd, OP_POLL);
+    /* What is queued still goes out, as epoll's writes already have, but
+     * within a deadline: a peer that does not read cannot hold the fd. */
+    if (f->q && !f->err) {
+        submit_send(u, fd);
+        struct io_uring_sqe *s = sqe(u);
+        if (s) {
+            static const struct __kernel_timespec linger = {
+                .tv_sec = CLOSE_LINGER_MS / 1000, .tv_nsec = (CLOSE_LINGER_MS % 1000) * 1000000LL};
+            io_uring_prep_timeout(s, (struct __kernel_timespec *)&linger, 0, 0);
+            io_uring_sqe_set_data64(s, ud(OP_LINGER, f->gen, fd));
+            f->flags |= F_LINGER;
+            f->nops++;
+        }
+    }
+    if (f->nops) {
+        f->flags |= F_CLOSING;
+        return;
+    }
+    finish_close(u, fd);
+}
+
+/* A closing connection's queue is out (or cannot go): stop its deadline. */
+static void linger_done(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    if (!(f->flags & F_LINGER))
+        return;
+    struct io_uring_sqe *s = sqe(u);
+    if (s) {
+        io_uring_prep_timeout_remove(s, ud(OP_LINGER, f->gen, fd), 0);
+        io_uring_sqe_set_data64(s, ud(OP_CANCEL, 0, 0));
+    }
+}
+
+/* --- completions ------------------------------------------------------------------------ */
+
+static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
+{
+    bool more = c->flags & IORING_CQE_F_MORE;
+    if (c->res > 0 && (c->flags & IORING_CQE_F_BUFFER)) {
+        uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (f->flags & F_CLOSING) {
+            recycle(u, bid);
+        } else {
+            if (f->nseg == f->segcap) {
+                uint16_t cap = f->segcap ? (uint16_t)(f->segcap * 2) : 4;
+                seg *v = malloc(cap * sizeof *v);
+                if (!v) {
+                    recycle(u, bid);
+                    f->err = WS_ENOMEM;
+                    mark_ready(u, fd);
+                    goto ended;
+                }
+                for (uint16_t i = 0; i < f->nseg; i++)
+                    v[i] = f->segs[(f->seg0 + i) % (f->segcap ? f->segcap : 1)];
+                free(f->segs);
+                f->segs = v;
+                f->seg0 = 0;
+                f->segcap = cap;
+            }
+            f->segs[(f->seg0 + f->nseg) % f->segcap] = (seg){bid, 0, (uint16_t)c->res};
+            f->nseg++;
+            mark_ready(u, fd);
+        }
+    } else if (c->res == 0) {
+        f->flags |= F_EOF;
+        mark_ready(u, fd);
+    } else if (c->res < 0 && c->res != -ENOBUFS && c->res != -ECANCELED) {
+        f->err = ws__from_errno(-c->res);
+        mark_ready(u, fd);
+    }
+ended:
+    if (!more) {
+        f->flags &= (uint16_t)~F_RECV;
+        f->nops--;
+        /* Out of buffers: re-armed once a read gives some back. */
+        if (c->res == -ENOBUFS)
+            push(&u->starved, &u->nstarved, &u->starved_cap, fd);
+        else
+            arm_recv(u, fd);
+    }
+}
+
+static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
+{
+    f->flags &= (uint16_t)~F_SENDING;
+    f->nops--;
+    if (c->res < 0) {
+        if (c->res != -ECANCELED)
+            f->err = ws__from_errno(-c->res);
+        if (f->flags & F_CLOSING)
+            linger_done(u, fd);
+        mark_ready(u, fd);
+        return;
+    }
+    chunk *q = f->q;
+    if (!q)
+        return;
+    q->off += (uint32_t)c->res;
+    f->queued -= (uint32_t)c->res;
+    if (q->off == q->len) {
+        f->q = q->next;
+        if (!f->q)
+            f->qtail = NULL;
+        free(q);
+    }
+    if (f->q) {
+        submit_send(u, fd); /* the rest, or the next chunk: still one in flight */
+    } else {
+        if (f->flags & F_SHUTDOWN) {
+            f->flags &= (uint16_t)~F_SHUTDOWN;
+            ws__sock_shutdown(u, fd);
+        }
+        if (f->flags & F_CLOSING)
+            linger_done(u, fd);
+    }
+    if (f->want & WS_IO_WRITE)
+        mark_ready(u, fd);
+}
+
+static void on_linger(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
+{
+    f->flags &= (uint16_t)~F_LINGER;
+    f->nops--;
+    if (c->res == -ETIME && f->nops) { /* the deadline passed: let the rest go */
+        struct io_uring_sqe *s = sqe(u);
+        if (s) {
+            io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(s, ud(OP_CANCEL, 0, 0));
+        }
+    }
+}
+
+static void on_poll(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
+{
+    f->flags &= (uint16_t)~F_POLL;
+    f->nops--;
+    if (c->res == -ECANCELED)
+        return;
+    unsigned r = c->res < 0 ? POLLERR : (unsigned)c->res;
+    f->polled = (uint8_t)((r & (POLLIN | POLLRDHUP | POLLHUP | POLLERR) ? WS_IO_READ : 0) |
+                          (r & (POLLOUT | POLLERR | POLLHUP) ? WS_IO_WRITE : 0) |
+                          (r & (POLLERR | POLLHUP) ? WS_IO_ERROR : 0));
+    mark_ready(u, fd);
+}
+
+static void handle(uring *u, struct io_uring_cqe *c)
+{
+    uint64_t d = io_uring_cqe_get_data64(c);
+    int op = ud_op(d), fd = ud_fd(d);
+    if (op == OP_CANCEL)
+        return;
+    if (op == OP_WAKE) {
+        u->wake_armed = false;
+        ws__wakefd_drain(u->wake[0]);
+        return;
+    }
+    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    if (!f || (f->gen & 0xffffff) != ud_gen(d)) {
+        /* For a connection closed and gone: only its buffer matters. */
+        if (op == OP_RECV && c->res > 0 && (c->flags & IORING_CQE_F_BUFFER))
+            recycle(u, (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT));
+        return;
+    }
+    if (op == OP_RECV)
+        on_recv(u, fd, f, c);
+    else if (op == OP_SEND)
+        on_send(u, fd, f, c);
+    else if (op == OP_POLL)
+        on_poll(u, fd, f, c);
+    else if (op == OP_LINGER)
+        on_linger(u, fd, f, c);
+    if ((f->flags & F_CLOSING) && f->nops == 0)
+        finish_close(u, fd);
+}
+
+/* --- poll -------------------------------------------------------------------------------- */
+
+static unsigned events_of(uring *u, int fd)
+{
+    ufd *f = &u->fds[fd];
+    if (f->flags & F_CLOSING)
+        return 0;
+    if (!(f->flags & F_SOCKET) || (f->flags & F_CONNECTING)) {
+        unsigned e = f->polled;
+        f->polled = 0;
+        arm_poll(u, fd); /* level-triggered: asked again while wanted */
+        return e & (f->want | WS_IO_ERROR | ((f->flags & F_CONNECTING) ? WS_IO_WRITE : 0));
+    }
+    unsigned e = 0;
+    if ((f->want & WS_IO_READ) && (f->nseg || f->err || (f->flags & F_EOF)))
+        e |= WS_IO_READ;
+    if ((f->want & WS_IO_WRITE) && (f->queued < SEND_MAX || f->err))
+        e |= WS_IO_WRITE;
+    if (f->err)
+        e |= WS_IO_ERROR;
+    return e;
+}
+
+static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
+{
+    uring *u = state;
+    if (!u->enabled) {
+        /* liburing 2.3 declares io_uring_enable_rings but does not export
+         * it: the register call by hand. */
+        if (syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+                    0) < 0)
+            return ws__from_errno(errno);
+        u->enabled = true;
+    }
+    for (int i = 0; i < u->nsend; i++)
+        submit_send(u, u->sendq[i]);
+    u->nsend = 0;
+    if (!u->wake_armed) {
+        struct io_uring_sqe *s = sqe(u);
+        if (s) {
+            io_uring_prep_poll_add(s, u->wake[0], POLLIN);
+            io_uring_sqe_set_data64(s, ud(OP_WAKE, 0, 0));
+            u->wake_armed = true;
+        }
+    }
+    /* Level-triggered: what is still unread is reported again at once. */
+    int still = 0;
+    for (int i = 0; i < u->nready; i++) {
+        ufd *f = &u->fds[u->ready[i]];
+        if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING) && events_of(u, u->ready[i]))
+            still = 1;
+    }
+    struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
+                                   .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+    struct io_uring_cqe *cqe;
+    int rc = (still || timeout_ms == 0) ? io_uring_submit_and_get_events(&u->ring)
+             : timeout_ms < 0           ? io_uring_submit_and_wait(&u->ring, 1)
+                              : io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
+        return ws__from_errno(-rc);
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe)
+    {
+        handle(u, cqe);
+        seen++;
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    /* Report, keeping on the list what the caller must come back for. */
+    int k = 0, keep = 0;
+    for (int i = 0; i < u->nready; i++) {
+        int fd = u->ready[i];
+        ufd *f = &u->fds[fd];
+        unsigned e = k < max ? events_of(u, fd) : 0;
+        if (e) {
+            out[k].fd = fd;
+            out[k++].events = e;
+        }
+        bool pending = k >= max ||
+                       (f->flags & F_SOCKET && !(f->flags & (F_CONNECTING | F_CLOSING)) &&
+                        (f->nseg || f->err || (f->flags & F_EOF) || (f->want & WS_IO_WRITE)));
+        if (pending)
+            u->ready[keep++] = fd;
+        else
+            f->flags &= (uint16_t)~F_READY;
+    }
+    u->nready = keep;
+    return k;
+}
+
+static int ur_wake(void *state)
+{
+    ws__wakefd_signal(((uring *)state)->wake[1]);
+    return 0;
+}
+
+const ws_io_backend ws__io_uring = {
+    .name = "io_uring",
+    .create = ur_create,
+    .destroy = ur_destroy,
+    .add = ur_add,
+    .mod = ur_mod,
+    .del = ur_del,
+    .poll = ur_poll,
+    .wake = ur_wake,
+    .listen = ws__sock_listen,
+    .accept = ur_accept,
+    .read = ur_read,
+    .writev = ur_writev,
+    .shutdown = ur_shutdown,
+    .close = ur_close,
+    .now_ms = NULL,
+    .connect = ur_connect,
+    .connect_result = ur_connect_result,
+};
