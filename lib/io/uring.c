@@ -89,6 +89,7 @@ typedef struct ufd {
     uint16_t flags;
     uint8_t want;   /* WS_IO_* asked for */
     uint8_t polled; /* a polled fd's events from its last completion */
+    uint8_t armed;  /* what its armed poll waits for */
     uint16_t nops;  /* operations in flight */
     int32_t err;    /* a ws_err from the receive or send side, 0 if none */
     uint16_t nseg, seg0, segcap;
@@ -213,6 +214,7 @@ static void arm_poll(uring *u, int fd)
         s, fd, (want & WS_IO_READ ? POLLIN | POLLRDHUP : 0) | (want & WS_IO_WRITE ? POLLOUT : 0));
     io_uring_sqe_set_data64(s, ud(OP_POLL, f->gen, fd));
     f->flags |= F_POLL;
+    f->armed = (uint8_t)want;
     f->nops++;
 }
 
@@ -339,6 +341,10 @@ static int ur_mod(void *state, int fd, unsigned events)
             cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
         if (f->nseg || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
             mark_ready(u, fd);
+    } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
+        /* Waiting for less than is wanted now (hiredis asking to write):
+         * cancelled, and armed again with the new mask on its completion. */
+        cancel(u, fd, OP_POLL);
     } else {
         arm_poll(u, fd);
     }
@@ -666,8 +672,10 @@ static void on_poll(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
 {
     f->flags &= (uint16_t)~F_POLL;
     f->nops--;
-    if (c->res == -ECANCELED)
+    if (c->res == -ECANCELED) {
+        arm_poll(u, fd); /* a mask change (or a close, which arms nothing) */
         return;
+    }
     unsigned r = c->res < 0 ? POLLERR : (unsigned)c->res;
     f->polled = (uint8_t)((r & (POLLIN | POLLRDHUP | POLLHUP | POLLERR) ? WS_IO_READ : 0) |
                           (r & (POLLOUT | POLLERR | POLLHUP) ? WS_IO_WRITE : 0) |
