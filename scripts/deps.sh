@@ -3,7 +3,7 @@
 # Installs what building and testing libwschat needs, only where missing.
 # Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
-want=(meson ninja-build gcc pkg-config zlib1g-dev libjansson-dev libedit-dev libssl-dev libhiredis-dev)
+want=(meson ninja-build gcc pkg-config zlib1g-dev libjansson-dev libedit-dev libssl-dev libhiredis-dev liburing-dev)
 if [ "${1:-build}" = test ]; then
   want+=(libcmocka-dev clang clang-format libclang-rt-dev python3 python3-websockets chromium tmux openssl redis-server
          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libwebsockets-dev)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The quick start's second command, and what .ci/run calls: installs what it
-# needs, then builds and tests three times: a -Werror build, an
-# AddressSanitizer + UndefinedBehaviorSanitizer build, and a build with
+# needs, then builds and tests four times: a -Werror build, an
+# AddressSanitizer + UndefinedBehaviorSanitizer build, the same with
+# io_uring as the default backend, and a build with
 # every optional feature disabled (unit and session tests only). Ends with
 # "N passed, M failed" and exits non-zero on any failure.
 set -uo pipefail
@@ -66,10 +67,14 @@ echo "== build 2: ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TIMEOUT_MULT=3 build_and_test build-ci-asan -Db_sanitize=address,undefined -Db_lundef=false
+# Every test once more with io_uring as the build's default backend, under
+# the sanitizers too (build 1 already runs the echo and chat tests on it).
+echo "== build 3: io_uring as the default backend, ASan + UBSan"
+TIMEOUT_MULT=3 build_and_test build-ci-uring -Dio_backend=io_uring -Db_sanitize=address,undefined -Db_lundef=false
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-echo "== build 3: every optional feature disabled (no zlib, OpenSSL, hiredis, libedit)"
-build_and_test build-ci-bare -Ddeflate=disabled -Dtls=disabled -Dlibedit=disabled -Dredis=disabled -Dintegration=false
+echo "== build 4: every optional feature disabled (no zlib, OpenSSL, hiredis, liburing, libedit)"
+build_and_test build-ci-bare -Ddeflate=disabled -Dtls=disabled -Dlibedit=disabled -Dredis=disabled -Dio_uring=disabled -Dintegration=false
 
 echo "== packaging"
 step "pkg-config consumer" scripts/check-pkgconfig.sh "$root/build-ci"

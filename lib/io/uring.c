@@ -312,9 +312,11 @@ static void ur_destroy(void *state)
     for (int fd = 0; fd < u->nfds; fd++)
         if (u->fds[fd].flags & F_CLOSING)
             close(fd); /* the ring goes with everything it refers to */
-        else
-            free_queues(u, &u->fds[fd]);
+    /* Queues only after the ring: its exit cancels the sends that point
+     * into them (a closing connection's lingering queue among them). */
     io_uring_queue_exit(&u->ring);
+    for (int fd = 0; fd < u->nfds; fd++)
+        free_queues(u, &u->fds[fd]);
     munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
     munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
     ws__wakefd_close(u->wake);

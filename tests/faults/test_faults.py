@@ -359,6 +359,86 @@ async def broadcast_disconnects(port, proc):
         await w.close()
 
 
+def metrics(port):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {k: int(v) for k, v in (line.split() for line in text.splitlines()
+                                   if line.startswith("wschat_") and "{" not in line)}
+
+
+def storm_connections(port, n):
+    """n chat members, each with a frame half sent (a receive in flight),
+    all reset at once right after broadcasts to them were started."""
+    raise_nofile(n + 500)
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(upgrade_request("/chat"))
+        socks.append(s)
+        if i % 500 == 499:
+            for x in socks[-500:]:
+                x.settimeout(10)
+                if not x.recv(300).startswith(b"HTTP/1.1 101"):
+                    return None
+    for x in socks[n - n % 500:]:
+        x.settimeout(10)
+        x.recv(300)
+    half = frame(0x1, b"z" * 1000, mask=True)[:600]
+    for s in socks:
+        s.sendall(half)
+    return socks
+
+
+async def closing_storm(port, proc):
+    """10,000 members dropped at once (RST) while broadcasts to them are
+    being written and their frames are half received: every session ends,
+    nothing spins, the service goes on; under ASan nothing is touched after
+    it is freed, and the exit on SIGTERM finds no leak."""
+    n = opts.idle
+    loop = asyncio.get_running_loop()
+    socks = await loop.run_in_executor(None, storm_connections, port, n)
+    check(f"storm: {n} members joined", socks is not None and len(socks) == n)
+    if not socks:
+        return
+    sender = await websockets.connect(f"ws://127.0.0.1:{port}/chat", max_queue=None)
+    await bounded(sender.recv())
+    before = await loop.run_in_executor(None, metrics, port)
+    for i in range(20):
+        await sender.send(f"storm {i} " + "s" * 1000)
+    await asyncio.sleep(0.05)
+    for s in socks:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    deadline, m = time.monotonic() + 30, {}
+    while time.monotonic() < deadline:
+        m = await loop.run_in_executor(None, metrics, port)
+        # Two connections: the sender's and this /metrics request's own.
+        if m.get("wschat_sessions_open") == 1 and m.get("wschat_connections") == 2:
+            break
+        await asyncio.sleep(0.2)
+    check("storm: every dropped session ended (one left: the sender)",
+          m.get("wschat_sessions_open") == 1 and m.get("wschat_connections") == 2, str(m))
+    check("storm: broadcasts were under way when the members vanished",
+          m.get("wschat_deliveries_total", 0) - before.get("wschat_deliveries_total", 0) > 0, str(m))
+    cpu0 = cpu_seconds(proc.pid)
+    await asyncio.sleep(1)
+    spent = cpu_seconds(proc.pid) - cpu0
+    check(f"storm: idle afterwards ({spent:.2f} s CPU in 1 s)", spent < 0.2)
+    got = 0
+    await sender.send("after the storm")
+    while got < 21:
+        msg = await bounded(sender.recv(), 10)
+        got += 1
+        if msg.endswith("after the storm"):
+            break
+    check("storm: the sender is served after it", msg.endswith("after the storm"), msg[:60])
+    await sender.close()
+    proc.send_signal(signal.SIGTERM)
+    rc = await loop.run_in_executor(None, lambda: proc.wait(timeout=30))
+    check("storm: clean exit on SIGTERM (no leak under ASan)", rc == 0, f"rc={rc} {proc.stderr.read()[-2000:]}")
+
+
 async def sigterm_under_load(port, proc):
     conns = [await websockets.connect(f"ws://127.0.0.1:{port}/") for _ in range(100)]
     stop = False
@@ -422,7 +502,8 @@ async def limits():
 SCENARIOS = [("slowloris", opts.echo, slowloris), ("malformed", opts.echo, malformed),
              ("broken", opts.echo, broken_clients), ("floods", opts.echo, floods),
              ("slow-reader", opts.chat, slow_reader), ("idle", opts.echo, idle),
-             ("disconnects", opts.chat, broadcast_disconnects), ("sigterm", opts.echo, sigterm_under_load)]
+             ("disconnects", opts.chat, broadcast_disconnects), ("storm", opts.chat, closing_storm),
+             ("sigterm", opts.echo, sigterm_under_load)]
 
 
 async def main():
@@ -433,12 +514,12 @@ async def main():
         extra = ["--handshake-timeout", "1500"]
         if name == "slow-reader":
             extra += ["--send-limit", "1048576", "--verbose"]
-        if name == "disconnects":
+        if name in ("disconnects", "storm"):
             extra += ["--threads", "2"]
         t0 = time.monotonic()
         with server(binary, *extra, nofile=opts.idle + 1000) as (proc, port):
             await fn(port, proc)
-            if name not in ("sigterm", "slow-reader"):
+            if name not in ("sigterm", "slow-reader", "storm"):
                 check(f"{name}: server still running", proc.poll() is None)
         print(f"   ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
     if "limits".startswith(opts.only) or not opts.only:

@@ -38,12 +38,13 @@ def raise_nofile(n):
 
 
 @contextlib.contextmanager
-def server(binary, *args, nofile=None, port_arg="0"):
-    """Runs `binary --port 0 args...` (or another port); yields (proc, port)."""
+def server(binary, *args, nofile=None, port_arg="0", wrap=()):
+    """Runs `binary --port 0 args...` (or another port), after the command
+    `wrap` when one is given; yields (proc, port)."""
     def limits():
         if nofile:
             raise_nofile(nofile)
-    proc = subprocess.Popen([binary, "--port", port_arg, "--bind", "127.0.0.1", *args],
+    proc = subprocess.Popen([*wrap, binary, "--port", port_arg, "--bind", "127.0.0.1", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=limits)
     try:
