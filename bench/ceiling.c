@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 #endif
 
+#include "ceiling_listen.h"
 #include "proto/base64.h"
 #include "proto/sha1.h"
 
@@ -194,14 +195,9 @@ int main(int argc, char **argv)
     if (argc < 3)
         return 2;
     int fanout = strcmp(argv[1], "fanout") == 0, wsecho = strcmp(argv[1], "wsecho") == 0;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4096) < 0)
+    int lfd = ceiling_listen(argv[2], SOCK_NONBLOCK), one = 1;
+    if (lfd < 0)
         return 1;
-    socklen_t sl = sizeof a;
-    getsockname(lfd, (struct sockaddr *)&a, &sl);
 #ifdef BENCH_TLS
     SSL_CTX *tls = NULL;
     if (argc > 4) {
@@ -219,8 +215,6 @@ int main(int argc, char **argv)
     if (argc > 4)
         return 1; /* no TLS in this build */
 #endif
-    printf("ready %d\n", ntohs(a.sin_port));
-    fflush(stdout);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);

@@ -8,6 +8,11 @@ routes) and the peers (libwebsockets, Node ws, Bun), pinned (server on CPU
 targets, measures 1 vs 2 loop threads on the broadcast, and prints (and
 with --write, stores in docs/performance.md) the medians and their ratios.
 
+Where liburing is built in, every plain row also runs libwschat with
+`--backend io_uring` and the io_uring ceiling (bench/ceiling_uring), and the
+io_uring targets are checked against the epoll ceiling and that one; with
+--write the rows are also drawn in docs/performance.svg (matplotlib).
+
 The TLS rows (KEY tls, or any tls-* row) run the same workloads over TLS
 against the TLS ceiling (bench/ceiling with a certificate: the smallest
 OpenSSL epoll server doing the job) and the peers over TLS, with a
@@ -151,13 +156,21 @@ def servers(kind, tls=False):
         files = list(tls_files())
         ours = ["--tls-cert", files[0], "--tls-key", files[1]]
         env = {"TLS_CERT": files[0], "TLS_KEY": files[1]}
-    out = [("ceiling", Server("ceiling", [ceiling, "fanout" if kind == "broadcast" else "echo", "0"] + files,
-                              r"ready (\d+)"), True)]
-    if kind == "broadcast":
-        out.append(("libwschat", Server("libwschat", [chat] + common + ours), False))
-    else:
-        out.append(("libwschat events", Server("events", [echo, "--style", "events"] + common + ours), False))
-        out.append(("libwschat handler", Server("handler", [echo, "--style", "handler"] + common + ours), False))
+    raw_mode = "fanout" if kind == "broadcast" else "echo"
+    out = [("ceiling", Server("ceiling", [ceiling, raw_mode, "0"] + files, r"ready (\d+)"), True)]
+    uring = os.path.exists(os.path.join(b, "bench", "ceiling_uring"))
+    if uring and not tls:  # the io_uring ceiling speaks no TLS
+        out.append(("ceiling io_uring", Server("ceiling io_uring", [os.path.join(b, "bench", "ceiling_uring"),
+                                                                    raw_mode, "0"], r"ready (\d+)"), True))
+    for backend in ["epoll"] + (["io_uring"] if uring else []):
+        tail = "" if backend == "epoll" else " io_uring"
+        be = ["--backend", backend]
+        if kind == "broadcast":
+            out.append(("libwschat" + tail, Server("libwschat" + tail, [chat] + common + be + ours), False))
+        else:
+            for style in ("events", "handler"):
+                out.append((f"libwschat {style}{tail}",
+                            Server(style + tail, [echo, "--style", style] + common + be + ours), False))
     lws = os.path.join(b, "bench", "lws_server")
     if os.path.exists(lws):
         out.append(("lws", Server("lws", [lws, "0"] + files, r"ready (\d+)"), False))
@@ -277,6 +290,32 @@ TLS_TARGETS = [
      ["libwschat events"], 16384, "abs"),
     ("TLS handshake CPU <= the TLS ceiling's", "tls-connect", ["libwschat events"], 1.0, "ratio"),
 ]
+# io_uring against the epoll ceiling and its own, in the same run. Kinds:
+# "ratio@COLUMN" divides by that column instead of the ceiling, "pair"
+# compares each "a / b" column pair.
+URING_TARGETS = [
+    ("io_uring small echo <= 0.90x epoll ceiling", "echo-small", ["libwschat events io_uring"], 0.90,
+     "ratio"),
+    ("io_uring 64 KiB echo <= 1.0x epoll ceiling", "echo-64k", ["libwschat events io_uring"], 1.0, "ratio"),
+    ("io_uring broadcast <= 0.85x epoll ceiling per delivery", "broadcast", ["libwschat io_uring"], 0.85,
+     "ratio"),
+    ("io_uring handshake <= 1.0x epoll ceiling", "connect", ["libwschat events io_uring"], 1.0, "ratio"),
+    ("io_uring small echo <= 1.1x io_uring ceiling", "echo-small", ["libwschat events io_uring"], 1.1,
+     "ratio@ceiling io_uring"),
+    ("io_uring 64 KiB echo <= 1.1x io_uring ceiling", "echo-64k", ["libwschat events io_uring"], 1.1,
+     "ratio@ceiling io_uring"),
+    ("io_uring broadcast <= 1.1x io_uring ceiling", "broadcast", ["libwschat io_uring"], 1.1,
+     "ratio@ceiling io_uring"),
+    ("io_uring handshake <= 1.1x io_uring ceiling", "connect", ["libwschat events io_uring"], 1.1,
+     "ratio@ceiling io_uring"),
+    ("idle on io_uring <= epoll's + 10%", "idle",
+     ["libwschat events io_uring / libwschat events", "libwschat handler io_uring / libwschat handler"], 1.10,
+     "pair"),
+    ("idle, callbacks <= 256 B/conn (epoll / io_uring)", "idle",
+     ["libwschat events", "libwschat events io_uring"], 256, "abs"),
+    ("idle, sequential <= 4 KiB/conn (epoll / io_uring)", "idle",
+     ["libwschat handler", "libwschat handler io_uring"], 4096, "abs"),
+]
 # Rows where libwschat need not beat the peers (the issue's exception: a
 # full handshake is OpenSSL's cost, and Bun's BoringSSL is faster at it).
 NO_BEAT = {"tls-connect"}
@@ -299,14 +338,21 @@ def targets(rows, target_list=None):
 
     for label, key, cols, limit, kind in (TARGETS if target_list is None else target_list):
         r = res.get(key)
-        if not r or (kind == "ratio" and not r.get("ceiling")) or any(c not in r for c in cols):
+        base = kind.split("@", 1)[1] if "@" in kind else "ceiling"
+        need = [x for c in cols for x in c.split(" / ")] + ([base] if kind.startswith("ratio") else [])
+        if not r or any(c not in r for c in need):
             unmeasured(label)
             continue
-        vals = [r[c] / r["ceiling"] if kind == "ratio" else r[c] for c in cols]
+        if kind == "pair":
+            vals = [r[a] / r[b] for a, b in (c.split(" / ") for c in cols)]
+        else:
+            vals = [r[c] / r[base] if kind.startswith("ratio") else r[c] for c in cols]
         ok = all(v <= limit for v in vals)
         ok_all &= ok
-        shown = " / ".join(f"{v:.2f}x" if kind == "ratio" else f"{v:.3g}" for v in vals)
+        shown = " / ".join(f"{v:.3g}" if kind == "abs" else f"{v:.2f}x" for v in vals)
         out.append(f"| {label} | {shown} | {'yes' if ok else '**no**'} |")
+    if target_list is not None and target_list is not TLS_TARGETS:
+        return "\n".join(out), ok_all  # the beat-the-peers rows are checked once
     for key, title, r in rows:
         if key in NO_BEAT:
             continue
@@ -542,18 +588,78 @@ def run_rows(workloads, tls):
 
 
 def results_table(rows):
-    names = ["ceiling", "libwschat events", "libwschat handler", "libwschat", "lws", "Node ws",
-             "Bun"]
-    lines = ["| workload | " + " | ".join(n for n in names) + " | libwschat / ceiling |",
+    names = ["ceiling", "ceiling io_uring", "libwschat events", "libwschat handler", "libwschat",
+             "libwschat events io_uring", "libwschat handler io_uring", "libwschat io_uring", "lws",
+             "Node ws", "Bun"]
+    names = [n for n in names if any(n in res for _, _, res in rows)]
+    lines = ["| workload | " + " | ".join(n for n in names) + " | libwschat / epoll ceiling |",
              "|---|" + "---|" * (len(names) + 1)]
     for key, title, res in rows:
         cells = [f"{res[n]:.3g}" if n in res else "–" for n in names]
-        ours = [res[n] for n in ("libwschat events", "libwschat handler", "libwschat") if n in res]
+        ours = [res[n] for n in ("libwschat events", "libwschat handler", "libwschat", "libwschat events io_uring",
+                                 "libwschat handler io_uring", "libwschat io_uring") if n in res]
         ceil = res.get("ceiling")
         ratio = " / ".join(f"{o / ceil:.2f}x" for o in ours) if ceil and ours and "idle" not in key \
             else "–"
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
+
+
+CHART_SERIES = [("ceiling", "epoll ceiling", "#9e9e9e"), ("ceiling io_uring", "io_uring ceiling", "#616161"),
+                ("libwschat events", "libwschat (epoll)", "#1f77b4"),
+                ("libwschat events io_uring", "libwschat (io_uring)", "#0b3d91"),
+                ("lws", "libwebsockets", "#ff7f0e"), ("Node ws", "Node ws", "#2ca02c"), ("Bun", "Bun", "#d62728")]
+
+
+def chart(rows):
+    """docs/performance.svg: server CPU per operation of each plain row
+    against the epoll ceiling (1.0 = the ceiling; lower is better, log
+    scale: the slow peers are 10-100x off), and idle bytes per connection.
+    The chat stands for libwschat on the broadcast row, the callback route
+    elsewhere."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("chart: python3-matplotlib missing (apt-get install python3-matplotlib); no chart", file=sys.stderr)
+        return
+    plt.rcParams["svg.hashsalt"] = "libwschat"
+    res = {key: r for key, _, r in rows}
+    cpu_rows = [k for k in ("echo-small", "echo-64k", "broadcast", "connect") if k in res and "ceiling" in res[k]]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1.3]})
+    width = 0.8 / len(CHART_SERIES)
+    for i, (col, label, color) in enumerate(CHART_SERIES):
+        xs, ys = [], []
+        for j, k in enumerate(cpu_rows):
+            c = {"libwschat events": "libwschat", "libwschat events io_uring": "libwschat io_uring"}.get(col, col) \
+                if k == "broadcast" else col
+            if c in res[k]:
+                xs.append(j + i * width)
+                ys.append(res[k][c] / res[k]["ceiling"])
+        ax.bar(xs, ys, width, label=label, color=color)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(cpu_rows))])
+    ax.set_xticklabels({"echo-small": "echo 32 B\n100 conns", "echo-64k": "echo 64 KiB\n10 conns",
+                        "broadcast": "broadcast\nto 1,000", "connect": "handshake"}[k] for k in cpu_rows)
+    ax.set_ylabel("server CPU per operation / epoll ceiling (log)")
+    ax.set_title("CPU per operation (lower is better)")
+    ax.legend(fontsize=7, ncol=2)
+    idle = res.get("idle", {})
+    cols = [(c, l) for c, l in (("libwschat events", "callbacks\nepoll"), ("libwschat events io_uring",
+                                                                            "callbacks\nio_uring"),
+                                ("libwschat handler", "sequential\nepoll"),
+                                ("libwschat handler io_uring", "sequential\nio_uring"), ("lws", "lws"),
+                                ("Node ws", "Node ws"), ("Bun", "Bun")) if c in idle]
+    ax2.bar(range(len(cols)), [idle[c] for c, _ in cols], color="#1f77b4")
+    ax2.set_xticks(range(len(cols)))
+    ax2.set_xticklabels([l for _, l in cols], fontsize=7)
+    ax2.set_yscale("log")
+    ax2.set_title("idle memory, bytes per connection")
+    fig.tight_layout()
+    fig.savefig(os.path.join(ROOT, "docs", "performance.svg"), metadata={"Date": None})
+    print("chart: docs/performance.svg")
 
 
 def write_block(tag, table):
@@ -580,6 +686,12 @@ def run_all():
     blocks, all_met = {}, True
     if rows or opts.only in ("", "client", "threads"):
         ttable, all_met = targets(rows)
+        if rows and os.path.exists(os.path.join(BUILD, "bench", "ceiling_uring")):
+            ut, umet = targets(rows, URING_TARGETS)
+            all_met &= umet
+            ttable += "\n\nio_uring targets, checked by the same run:\n\n" + ut
+            if opts.write:
+                chart(rows)
         ctable = ""
         if "client".startswith(opts.only) or not opts.only:
             ctable, checks = client_row()

@@ -50,6 +50,12 @@
 #define RING_ENTRIES 4096
 #define BUF_SIZE (16 * 1024)
 #define BUF_COUNT 512 /* a power of two; 8 MiB of address space, touched as used */
+/* Provided at first; doubled whenever a receive finds none left. The ring
+ * hands buffers out in turn, so every provided one gets touched: starting
+ * small keeps an idle server's resident memory small. */
+#define BUF_START 32
+#define PAGE_FDS 256 /* the fd table grows by pages of this many entries */
+#define SPARE_MAX 64 /* idle ubusy kept for reuse */
 #define BGID 7
 #define SEND_MAX (256 * 1024)  /* bytes a socket may have queued here */
 #define DIRECT_MIN (16 * 1024) /* writes and reads at least this big skip the queue */
@@ -83,19 +89,27 @@ typedef struct chunk {
     uint8_t data[];
 } chunk;
 
-/* Per fd, indexed by fd. Small: idle memory. */
+/* What a connection holds only while data waits in either direction:
+ * attached on the first received buffer or queued send, detached (kept in
+ * a small spare list) when both are empty again. */
+typedef struct ubusy {
+    seg *segs; /* received buffers, a ring of segcap */
+    uint16_t nseg, seg0, segcap;
+    uint32_t queued; /* bytes in q */
+    chunk *q, *qtail;
+    struct ubusy *next; /* on the spare list */
+} ubusy;
+
+/* Per fd, in a table of pages indexed by fd. Small: idle memory (24 B). */
 typedef struct ufd {
     uint32_t gen;
     uint16_t flags;
     uint8_t want;   /* WS_IO_* asked for */
     uint8_t polled; /* a polled fd's events from its last completion */
     uint8_t armed;  /* what its armed poll waits for */
-    uint16_t nops;  /* operations in flight */
-    int32_t err;    /* a ws_err from the receive or send side, 0 if none */
-    uint16_t nseg, seg0, segcap;
-    seg *segs; /* received buffers, a ring of segcap (NULL when empty) */
-    chunk *q, *qtail;
-    uint32_t queued; /* bytes in q */
+    uint8_t nops;   /* operations in flight (recv, poll, send, linger) */
+    int16_t err;    /* a ws_err from the receive or send side, 0 if none */
+    ubusy *b;       /* NULL while nothing waits */
 } ufd;
 
 typedef struct uring {
@@ -105,10 +119,13 @@ typedef struct uring {
     struct io_uring_buf_ring *br;
     uint8_t *bufs;
     uint16_t br_mask;
+    uint16_t provided; /* buffers handed to the ring so far */
     int wake[2];
     bool wake_armed;
-    ufd *fds;
-    int nfds;
+    ufd **pages; /* the fd table: npages pages of PAGE_FDS, each allocated when first used */
+    int npages;
+    ubusy *spare;
+    int nspare;
     int *ready; /* fds with something to report (F_READY) */
     int nready, ready_cap;
     int *sendq; /* sockets with queued bytes and no send in flight */
@@ -130,23 +147,71 @@ static int ud_fd(uint64_t u) { return (int)(uint32_t)u; }
 
 /* --- bookkeeping ------------------------------------------------------------ */
 
+/* fd's entry, or NULL if the backend has never seen an fd in its page. */
+static ufd *get(uring *u, int fd)
+{
+    if (fd < 0 || fd / PAGE_FDS >= u->npages || !u->pages[fd / PAGE_FDS])
+        return NULL;
+    return &u->pages[fd / PAGE_FDS][fd % PAGE_FDS];
+}
+
+/* fd's entry, its page allocated if need be; NULL on ENOMEM. Pages, not
+ * one array doubled: no copy, and at most one page of slack. */
 static ufd *slot(uring *u, int fd)
 {
     if (fd < 0)
         return NULL;
-    if (fd >= u->nfds) {
-        int n = u->nfds ? u->nfds : 64;
-        while (n <= fd)
+    int pg = fd / PAGE_FDS;
+    if (pg >= u->npages) {
+        int n = u->npages ? u->npages : 16;
+        while (n <= pg)
             n *= 2;
-        ufd *v = realloc(u->fds, (size_t)n * sizeof *v);
+        ufd **v = realloc(u->pages, (size_t)n * sizeof *v);
         if (!v)
             return NULL;
-        memset(v + u->nfds, 0, (size_t)(n - u->nfds) * sizeof *v);
-        u->fds = v;
-        u->nfds = n;
+        memset(v + u->npages, 0, (size_t)(n - u->npages) * sizeof *v);
+        u->pages = v;
+        u->npages = n;
     }
-    return &u->fds[fd];
+    if (!u->pages[pg] && !(u->pages[pg] = calloc(PAGE_FDS, sizeof(ufd))))
+        return NULL;
+    return &u->pages[pg][fd % PAGE_FDS];
 }
+
+/* f's busy part, attached if need be; NULL on ENOMEM. */
+static ubusy *busy(uring *u, ufd *f)
+{
+    if (f->b)
+        return f->b;
+    if (u->spare) {
+        f->b = u->spare;
+        u->spare = f->b->next;
+        u->nspare--;
+    } else {
+        f->b = calloc(1, sizeof *f->b);
+    }
+    return f->b;
+}
+
+/* Detaches f's busy part once nothing waits in it. */
+static void unbusy(uring *u, ufd *f)
+{
+    ubusy *b = f->b;
+    if (!b || b->nseg || b->q)
+        return;
+    f->b = NULL;
+    b->seg0 = 0;
+    if (u->nspare < SPARE_MAX) {
+        b->next = u->spare;
+        u->spare = b;
+        u->nspare++;
+    } else {
+        free(b->segs);
+        free(b);
+    }
+}
+
+static uint16_t nseg(const ufd *f) { return f->b ? f->b->nseg : 0; }
 
 static int push(int **v, int *n, int *cap, int fd)
 {
@@ -164,7 +229,7 @@ static int push(int **v, int *n, int *cap, int fd)
 
 static void mark_ready(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     if (!(f->flags & F_READY) && push(&u->ready, &u->nready, &u->ready_cap, fd) == 0)
         f->flags |= F_READY;
 }
@@ -185,9 +250,23 @@ static void recycle(uring *u, uint16_t bid)
     io_uring_buf_ring_advance(u->br, 1);
 }
 
+/* Hands n more buffers to the ring (never past BUF_COUNT). */
+static void provide(uring *u, uint16_t n)
+{
+    if (n > BUF_COUNT - u->provided)
+        n = (uint16_t)(BUF_COUNT - u->provided);
+    for (uint16_t i = 0; i < n; i++) {
+        uint16_t bid = (uint16_t)(u->provided + i);
+        io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, bid, u->br_mask,
+                              i);
+    }
+    io_uring_buf_ring_advance(u->br, n);
+    u->provided = (uint16_t)(u->provided + n);
+}
+
 static void arm_recv(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     if (f->flags & (F_RECV | F_EOF | F_CLOSING | F_CONNECTING) || f->err || !(f->want & WS_IO_READ))
         return;
     struct io_uring_sqe *s = sqe(u);
@@ -203,7 +282,7 @@ static void arm_recv(uring *u, int fd)
 
 static void arm_poll(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     unsigned want = (f->flags & F_CONNECTING) ? WS_IO_WRITE : f->want;
     if (f->flags & (F_POLL | F_CLOSING) || !want)
         return;
@@ -220,7 +299,7 @@ static void arm_poll(uring *u, int fd)
 
 static void cancel(uring *u, int fd, int op)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     struct io_uring_sqe *s = sqe(u);
     if (!s)
         return;
@@ -230,23 +309,25 @@ static void cancel(uring *u, int fd, int op)
 
 static void free_queues(uring *u, ufd *f)
 {
-    for (uint16_t i = 0; i < f->nseg; i++)
-        recycle(u, f->segs[(f->seg0 + i) % f->segcap].bid);
-    free(f->segs);
-    f->segs = NULL;
-    f->nseg = f->seg0 = f->segcap = 0;
-    for (chunk *c = f->q, *n; c; c = n) {
+    ubusy *b = f->b;
+    if (!b)
+        return;
+    for (uint16_t i = 0; i < b->nseg; i++)
+        recycle(u, b->segs[(b->seg0 + i) % b->segcap].bid);
+    b->nseg = 0;
+    for (chunk *c = b->q, *n; c; c = n) {
         n = c->next;
         free(c);
     }
-    f->q = f->qtail = NULL;
-    f->queued = 0;
+    b->q = b->qtail = NULL;
+    b->queued = 0;
+    unbusy(u, f);
 }
 
 /* The last operation on a closing fd has completed: close it for real. */
 static void finish_close(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     free_queues(u, f);
     uint32_t gen = f->gen + 1;
     memset(f, 0, sizeof *f);
@@ -299,9 +380,7 @@ static int ur_create(void **state, void *arg)
     }
     io_uring_buf_ring_init(u->br);
     u->br_mask = (uint16_t)io_uring_buf_ring_mask(BUF_COUNT);
-    for (uint16_t i = 0; i < BUF_COUNT; i++)
-        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUF_SIZE, BUF_SIZE, i, u->br_mask, i);
-    io_uring_buf_ring_advance(u->br, BUF_COUNT);
+    provide(u, BUF_START);
     *state = u;
     return 0;
 }
@@ -309,18 +388,27 @@ static int ur_create(void **state, void *arg)
 static void ur_destroy(void *state)
 {
     uring *u = state;
-    for (int fd = 0; fd < u->nfds; fd++)
-        if (u->fds[fd].flags & F_CLOSING)
+    int nfds = u->npages * PAGE_FDS;
+    for (int fd = 0; fd < nfds; fd++)
+        if (get(u, fd) && get(u, fd)->flags & F_CLOSING)
             close(fd); /* the ring goes with everything it refers to */
     /* Queues only after the ring: its exit cancels the sends that point
      * into them (a closing connection's lingering queue among them). */
     io_uring_queue_exit(&u->ring);
-    for (int fd = 0; fd < u->nfds; fd++)
-        free_queues(u, &u->fds[fd]);
+    for (int fd = 0; fd < nfds; fd++)
+        if (get(u, fd))
+            free_queues(u, get(u, fd));
+    for (int pg = 0; pg < u->npages; pg++)
+        free(u->pages[pg]);
+    free(u->pages);
+    for (ubusy *b = u->spare, *n; b; b = n) {
+        n = b->next;
+        free(b->segs);
+        free(b);
+    }
     munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
     munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
     ws__wakefd_close(u->wake);
-    free(u->fds);
     free(u->ready);
     free(u->sendq);
     free(u->starved);
@@ -341,7 +429,7 @@ static int ur_mod(void *state, int fd, unsigned events)
             arm_recv(u, fd);
         else if (f->flags & F_RECV)
             cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
-        if (f->nseg || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
+        if (nseg(f) || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
             mark_ready(u, fd);
     } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
         /* Waiting for less than is wanted now (hiredis asking to write):
@@ -392,9 +480,10 @@ static int ur_connect_result(void *state, int fd)
 {
     uring *u = state;
     int rc = ws__sock_connect_result(state, fd);
-    if (rc == 0 && fd < u->nfds) {
-        u->fds[fd].flags &= (uint16_t)~F_CONNECTING;
-        ur_mod(u, fd, u->fds[fd].want);
+    ufd *f = get(u, fd);
+    if (rc == 0 && f) {
+        f->flags &= (uint16_t)~F_CONNECTING;
+        ur_mod(u, fd, f->want);
     }
     return rc;
 }
@@ -402,10 +491,11 @@ static int ur_connect_result(void *state, int fd)
 static long ur_read(void *state, int fd, void *buf, size_t len)
 {
     uring *u = state;
-    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    ufd *f = get(u, fd);
     if (!f || !(f->flags & F_SOCKET))
         return ws__sock_read(state, fd, buf, len);
-    if (!f->nseg) {
+    ubusy *b = f->b;
+    if (!nseg(f)) {
         if (f->err)
             return f->err;
         if (f->flags & F_EOF)
@@ -419,32 +509,30 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
     }
     size_t got = 0;
     uint16_t done = 0;
-    while (got < len && f->nseg) {
-        seg *s = &f->segs[f->seg0];
-        size_t n = s->len < len - got ? s->len : len - got;
-        memcpy((uint8_t *)buf + got, u->bufs + (size_t)s->bid * BUF_SIZE + s->off, n);
+    while (got < len && b->nseg) {
+        seg *g = &b->segs[b->seg0];
+        size_t n = g->len < len - got ? g->len : len - got;
+        memcpy((uint8_t *)buf + got, u->bufs + (size_t)g->bid * BUF_SIZE + g->off, n);
         got += n;
-        s->off = (uint16_t)(s->off + n);
-        s->len = (uint16_t)(s->len - n);
-        if (s->len == 0) {
-            io_uring_buf_ring_add(u->br, u->bufs + (size_t)s->bid * BUF_SIZE, BUF_SIZE, s->bid,
+        g->off = (uint16_t)(g->off + n);
+        g->len = (uint16_t)(g->len - n);
+        if (g->len == 0) {
+            io_uring_buf_ring_add(u->br, u->bufs + (size_t)g->bid * BUF_SIZE, BUF_SIZE, g->bid,
                                   u->br_mask, done++);
-            f->seg0 = (uint16_t)((f->seg0 + 1) % f->segcap);
-            f->nseg--;
+            b->seg0 = (uint16_t)((b->seg0 + 1) % b->segcap);
+            b->nseg--;
         }
     }
     if (done) {
         io_uring_buf_ring_advance(u->br, done);
         /* Buffers are back: the receives that ran dry go on. */
         for (int i = 0; i < u->nstarved; i++)
-            if (u->starved[i] < u->nfds)
+            if (get(u, u->starved[i]))
                 arm_recv(u, u->starved[i]);
         u->nstarved = 0;
     }
-    if (!f->nseg) { /* idle memory: no queue while nothing waits */
-        free(f->segs);
-        f->segs = NULL;
-        f->seg0 = f->segcap = 0;
+    if (!b->nseg) {
+        unbusy(u, f); /* idle memory: nothing attached while nothing waits */
         if (!(f->flags & F_RECV))
             arm_recv(u, fd); /* it ended for want of buffers: go on */
     }
@@ -454,7 +542,7 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
 static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
 {
     uring *u = state;
-    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    ufd *f = get(u, fd);
     if (!f || !(f->flags & F_SOCKET) || (f->flags & F_CONNECTING))
         return ws__sock_writev(state, fd, iov, iovcnt);
     if (f->err)
@@ -462,28 +550,33 @@ static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    if (!f->q && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
+    if (!(f->b && f->b->q) && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
         return ws__sock_writev(state, fd, iov, iovcnt); /* nothing ahead of it */
-    size_t room = SEND_MAX > f->queued ? SEND_MAX - f->queued : 0;
+    ubusy *b = busy(u, f);
+    if (!b)
+        return WS_ENOMEM;
+    size_t room = SEND_MAX > b->queued ? SEND_MAX - b->queued : 0;
     if (room == 0)
         return WS_EAGAIN;
     size_t take = total < room ? total : room;
     /* Into the tail chunk if it is not on its way, else a new one. */
-    chunk *c = f->qtail;
-    bool tail_free = c && !((f->flags & F_SENDING) && c == f->q);
+    chunk *c = b->qtail;
+    bool tail_free = c && !((f->flags & F_SENDING) && c == b->q);
     if (!tail_free || c->cap - c->len < take) {
         size_t cap = take > CHUNK_MIN ? take : CHUNK_MIN;
         chunk *n = malloc(sizeof *n + cap);
-        if (!n)
+        if (!n) {
+            unbusy(u, f);
             return WS_ENOMEM;
+        }
         n->next = NULL;
         n->len = n->off = 0;
         n->cap = (uint32_t)cap;
-        if (f->qtail)
-            f->qtail->next = n;
+        if (b->qtail)
+            b->qtail->next = n;
         else
-            f->q = n;
-        f->qtail = c = n;
+            b->q = n;
+        b->qtail = c = n;
     }
     size_t left = take;
     for (int i = 0; i < iovcnt && left; i++) {
@@ -492,21 +585,21 @@ static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
         c->len += (uint32_t)n;
         left -= n;
     }
-    f->queued += (uint32_t)take;
-    if (!(f->flags & F_SENDING) && f->q == c && c->len == take)
+    b->queued += (uint32_t)take;
+    if (!(f->flags & F_SENDING) && b->q == c && c->len == take)
         push(&u->sendq, &u->nsend, &u->send_cap, fd); /* sent at the next poll */
     return (long)take;
 }
 
 static void submit_send(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
-    if (f->flags & F_SENDING || !f->q || f->err)
+    ufd *f = get(u, fd);
+    if (f->flags & F_SENDING || !f->b || !f->b->q || f->err)
         return;
     struct io_uring_sqe *s = sqe(u);
     if (!s)
         return;
-    chunk *c = f->q;
+    chunk *c = f->b->q;
     io_uring_prep_send(s, fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(s, ud(OP_SEND, f->gen, fd));
     f->flags |= F_SENDING;
@@ -516,8 +609,8 @@ static void submit_send(uring *u, int fd)
 static void ur_shutdown(void *state, int fd)
 {
     uring *u = state;
-    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
-    if (f && (f->q || (f->flags & F_SENDING))) {
+    ufd *f = get(u, fd);
+    if (f && ((f->b && f->b->q) || (f->flags & F_SENDING))) {
         f->flags |= F_SHUTDOWN; /* the FIN goes after the queued bytes */
         return;
     }
@@ -527,7 +620,7 @@ static void ur_shutdown(void *state, int fd)
 static void ur_close(void *state, int fd)
 {
     uring *u = state;
-    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    ufd *f = get(u, fd);
     if (!f) {
         close(fd);
         return;
@@ -539,7 +632,7 @@ static void ur_close(void *state, int fd)
         cancel(u, fd, OP_POLL);
     /* What is queued still goes out, as epoll's writes already have, but
      * within a deadline: a peer that does not read cannot hold the fd. */
-    if (f->q && !f->err) {
+    if (f->b && f->b->q && !f->err) {
         submit_send(u, fd);
         struct io_uring_sqe *s = sqe(u);
         if (s) {
@@ -561,7 +654,7 @@ static void ur_close(void *state, int fd)
 /* A closing connection's queue is out (or cannot go): stop its deadline. */
 static void linger_done(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     if (!(f->flags & F_LINGER))
         return;
     struct io_uring_sqe *s = sqe(u);
@@ -578,29 +671,35 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
     bool more = c->flags & IORING_CQE_F_MORE;
     if (c->res > 0 && (c->flags & IORING_CQE_F_BUFFER)) {
         uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
-        if (f->flags & F_CLOSING) {
+        ubusy *b = (f->flags & F_CLOSING) ? NULL : busy(u, f);
+        if (!b) {
             recycle(u, bid);
-        } else {
-            if (f->nseg == f->segcap) {
-                uint16_t cap = f->segcap ? (uint16_t)(f->segcap * 2) : 4;
-                seg *v = malloc(cap * sizeof *v);
-                if (!v) {
-                    recycle(u, bid);
-                    f->err = WS_ENOMEM;
-                    mark_ready(u, fd);
-                    goto ended;
-                }
-                for (uint16_t i = 0; i < f->nseg; i++)
-                    v[i] = f->segs[(f->seg0 + i) % (f->segcap ? f->segcap : 1)];
-                free(f->segs);
-                f->segs = v;
-                f->seg0 = 0;
-                f->segcap = cap;
+            if (!(f->flags & F_CLOSING)) {
+                f->err = WS_ENOMEM;
+                mark_ready(u, fd);
             }
-            f->segs[(f->seg0 + f->nseg) % f->segcap] = (seg){bid, 0, (uint16_t)c->res};
-            f->nseg++;
-            mark_ready(u, fd);
+            goto ended;
         }
+        if (b->nseg == b->segcap) {
+            uint16_t cap = b->segcap ? (uint16_t)(b->segcap * 2) : 4;
+            seg *v = malloc(cap * sizeof *v);
+            if (!v) {
+                recycle(u, bid);
+                unbusy(u, f);
+                f->err = WS_ENOMEM;
+                mark_ready(u, fd);
+                goto ended;
+            }
+            for (uint16_t i = 0; i < b->nseg; i++)
+                v[i] = b->segs[(b->seg0 + i) % b->segcap];
+            free(b->segs);
+            b->segs = v;
+            b->seg0 = 0;
+            b->segcap = cap;
+        }
+        b->segs[(b->seg0 + b->nseg) % b->segcap] = (seg){bid, 0, (uint16_t)c->res};
+        b->nseg++;
+        mark_ready(u, fd);
     } else if (c->res == 0) {
         f->flags |= F_EOF;
         mark_ready(u, fd);
@@ -612,8 +711,11 @@ ended:
     if (!more) {
         f->flags &= (uint16_t)~F_RECV;
         f->nops--;
-        /* Out of buffers: re-armed once a read gives some back. */
-        if (c->res == -ENOBUFS)
+        /* Out of buffers: more are provided while there are any left to
+         * give, else it is re-armed once a read gives some back. */
+        if (c->res == -ENOBUFS && u->provided < BUF_COUNT)
+            provide(u, u->provided);
+        if (c->res == -ENOBUFS && u->provided == BUF_COUNT)
             push(&u->starved, &u->nstarved, &u->starved_cap, fd);
         else
             arm_recv(u, fd);
@@ -632,18 +734,19 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         mark_ready(u, fd);
         return;
     }
-    chunk *q = f->q;
+    ubusy *b = f->b;
+    chunk *q = b ? b->q : NULL;
     if (!q)
         return;
     q->off += (uint32_t)c->res;
-    f->queued -= (uint32_t)c->res;
+    b->queued -= (uint32_t)c->res;
     if (q->off == q->len) {
-        f->q = q->next;
-        if (!f->q)
-            f->qtail = NULL;
+        b->q = q->next;
+        if (!b->q)
+            b->qtail = NULL;
         free(q);
     }
-    if (f->q) {
+    if (b->q) {
         submit_send(u, fd); /* the rest, or the next chunk: still one in flight */
     } else {
         if (f->flags & F_SHUTDOWN) {
@@ -652,6 +755,7 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         }
         if (f->flags & F_CLOSING)
             linger_done(u, fd);
+        unbusy(u, f);
     }
     if (f->want & WS_IO_WRITE)
         mark_ready(u, fd);
@@ -696,7 +800,7 @@ static void handle(uring *u, struct io_uring_cqe *c)
         ws__wakefd_drain(u->wake[0]);
         return;
     }
-    ufd *f = fd < u->nfds ? &u->fds[fd] : NULL;
+    ufd *f = get(u, fd);
     if (!f || (f->gen & 0xffffff) != ud_gen(d)) {
         /* For a connection closed and gone: only its buffer matters. */
         if (op == OP_RECV && c->res > 0 && (c->flags & IORING_CQE_F_BUFFER))
@@ -719,7 +823,7 @@ static void handle(uring *u, struct io_uring_cqe *c)
 
 static unsigned events_of(uring *u, int fd)
 {
-    ufd *f = &u->fds[fd];
+    ufd *f = get(u, fd);
     if (f->flags & F_CLOSING)
         return 0;
     if (!(f->flags & F_SOCKET) || (f->flags & F_CONNECTING)) {
@@ -729,9 +833,9 @@ static unsigned events_of(uring *u, int fd)
         return e & (f->want | WS_IO_ERROR | ((f->flags & F_CONNECTING) ? WS_IO_WRITE : 0));
     }
     unsigned e = 0;
-    if ((f->want & WS_IO_READ) && (f->nseg || f->err || (f->flags & F_EOF)))
+    if ((f->want & WS_IO_READ) && (nseg(f) || f->err || (f->flags & F_EOF)))
         e |= WS_IO_READ;
-    if ((f->want & WS_IO_WRITE) && (f->queued < SEND_MAX || f->err))
+    if ((f->want & WS_IO_WRITE) && ((f->b ? f->b->queued : 0) < SEND_MAX || f->err))
         e |= WS_IO_WRITE;
     if (f->err)
         e |= WS_IO_ERROR;
@@ -763,7 +867,7 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
     /* Level-triggered: what is still unread is reported again at once. */
     int still = 0;
     for (int i = 0; i < u->nready; i++) {
-        ufd *f = &u->fds[u->ready[i]];
+        ufd *f = get(u, u->ready[i]);
         if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING) && events_of(u, u->ready[i]))
             still = 1;
     }
@@ -786,7 +890,7 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
     int k = 0, keep = 0;
     for (int i = 0; i < u->nready; i++) {
         int fd = u->ready[i];
-        ufd *f = &u->fds[fd];
+        ufd *f = get(u, fd);
         unsigned e = k < max ? events_of(u, fd) : 0;
         if (e) {
             out[k].fd = fd;
@@ -794,7 +898,7 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
         }
         bool pending = k >= max ||
                        (f->flags & F_SOCKET && !(f->flags & (F_CONNECTING | F_CLOSING)) &&
-                        (f->nseg || f->err || (f->flags & F_EOF) || (f->want & WS_IO_WRITE)));
+                        (nseg(f) || f->err || (f->flags & F_EOF) || (f->want & WS_IO_WRITE)));
         if (pending)
             u->ready[keep++] = fd;
         else
