@@ -40,6 +40,8 @@ ap.add_argument("--repeat", type=int, default=3)
 ap.add_argument("--quick", action="store_true", help="tiny counts: a smoke test, not a measurement")
 ap.add_argument("--write", action="store_true", help="write docs/performance.md")
 ap.add_argument("--only", default="")
+ap.add_argument("--servers", default="", help="comma-separated columns to run (e.g. 'ceiling,libwschat events'); "
+                "for quick looks, never with --write")
 ap.add_argument("--no-spin", action="store_true",
                 help="do not keep CPU 0 busy with an idle-priority spinner (see docs/performance.md)")
 opts = ap.parse_args()
@@ -563,7 +565,10 @@ def run_rows(workloads, tls):
         if not (key.startswith(opts.only) or (tls and opts.only == "tls")):
             continue
         entries = []
+        keep = [x.strip() for x in opts.servers.split(",") if x.strip()]
         for name, srv, raw in servers(mode, tls):
+            if keep and name not in keep:
+                continue
             a = args + (["--tls"] if tls else [])
             if name in SLOW and key in SLOW_N and not Q:
                 a = a[:a.index("-n") + 1] + [SLOW_N[key]] + a[a.index("-n") + 2:]
@@ -720,6 +725,8 @@ def run_all():
         print()
         print(table)
     print(f"\nall targets met: {'yes' if all_met else 'no'}")
+    if opts.write and opts.servers:
+        sys.exit("--servers leaves columns out: not for --write")
     if opts.write:
         for tag, table in blocks.items():
             write_block(tag, table)

@@ -55,7 +55,10 @@
  * small keeps an idle server's resident memory small. */
 #define BUF_START 32
 #define PAGE_FDS 256 /* the fd table grows by pages of this many entries */
-#define SPARE_MAX 64 /* idle ubusy kept for reuse */
+/* Kept for reuse rather than freed: a broadcast to N members attaches N
+ * busy parts and N chunks, and gives them all back one iteration later. */
+#define SPARE_MAX 1024  /* idle ubusy (40 B each) */
+#define CHUNK_SPARE 128 /* CHUNK_MIN chunks (512 KiB at most) */
 #define BGID 7
 #define SEND_MAX (256 * 1024)  /* bytes a socket may have queued here */
 #define DIRECT_MIN (16 * 1024) /* writes and reads at least this big skip the queue */
@@ -126,6 +129,8 @@ typedef struct uring {
     int npages;
     ubusy *spare;
     int nspare;
+    struct chunk *spare_chunks;
+    int nspare_chunks;
     int *ready; /* fds with something to report (F_READY) */
     int nready, ready_cap;
     int *sendq; /* sockets with queued bytes and no send in flight */
@@ -212,6 +217,31 @@ static void unbusy(uring *u, ufd *f)
 }
 
 static uint16_t nseg(const ufd *f) { return f->b ? f->b->nseg : 0; }
+
+static chunk *chunk_new(uring *u, size_t cap)
+{
+    if (cap == CHUNK_MIN && u->spare_chunks) {
+        chunk *c = u->spare_chunks;
+        u->spare_chunks = c->next;
+        u->nspare_chunks--;
+        return c;
+    }
+    chunk *c = malloc(sizeof *c + cap);
+    if (c)
+        c->cap = (uint32_t)cap;
+    return c;
+}
+
+static void chunk_free(uring *u, chunk *c)
+{
+    if (c->cap == CHUNK_MIN && u->nspare_chunks < CHUNK_SPARE) {
+        c->next = u->spare_chunks;
+        u->spare_chunks = c;
+        u->nspare_chunks++;
+        return;
+    }
+    free(c);
+}
 
 static int push(int **v, int *n, int *cap, int fd)
 {
@@ -317,7 +347,7 @@ static void free_queues(uring *u, ufd *f)
     b->nseg = 0;
     for (chunk *c = b->q, *n; c; c = n) {
         n = c->next;
-        free(c);
+        chunk_free(u, c);
     }
     b->q = b->qtail = NULL;
     b->queued = 0;
@@ -405,6 +435,10 @@ static void ur_destroy(void *state)
         n = b->next;
         free(b->segs);
         free(b);
+    }
+    for (chunk *c = u->spare_chunks, *n; c; c = n) {
+        n = c->next;
+        free(c);
     }
     munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
     munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
@@ -563,15 +597,13 @@ static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
     chunk *c = b->qtail;
     bool tail_free = c && !((f->flags & F_SENDING) && c == b->q);
     if (!tail_free || c->cap - c->len < take) {
-        size_t cap = take > CHUNK_MIN ? take : CHUNK_MIN;
-        chunk *n = malloc(sizeof *n + cap);
+        chunk *n = chunk_new(u, take > CHUNK_MIN ? take : CHUNK_MIN);
         if (!n) {
             unbusy(u, f);
             return WS_ENOMEM;
         }
         n->next = NULL;
         n->len = n->off = 0;
-        n->cap = (uint32_t)cap;
         if (b->qtail)
             b->qtail->next = n;
         else
@@ -744,7 +776,7 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         b->q = q->next;
         if (!b->q)
             b->qtail = NULL;
-        free(q);
+        chunk_free(u, q);
     }
     if (b->q) {
         submit_send(u, fd); /* the rest, or the next chunk: still one in flight */
