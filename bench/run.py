@@ -610,6 +610,51 @@ def results_table(rows):
     return "\n".join(lines)
 
 
+def idle_breakdown(rows):
+    """Where an idle connection's bytes go (10k connections): the library's
+    per-connection parts from bench/idle_sizes, each table's doubling slack
+    at this count, and what the measurement leaves (malloc's own overhead,
+    and for a sequential handler its coroutine: stack pages and struct)."""
+    res = {key: r for key, _, r in rows}.get("idle")
+    exe = os.path.join(BUILD, "bench", "idle_sizes")
+    if not res or not os.path.exists(exe):
+        return ""
+    sz = {k: int(v) for k, v in (kv.split("=") for kv in subprocess.run([exe], capture_output=True,
+                                                                       text=True).stdout.split())}
+    n = 500 if Q else 10000
+    cap = 64
+    while cap < n + 64:  # the tables double from 64; a few fds are the server's own
+        cap *= 2
+    spread = cap / n
+    session = (sz["session"] + 16 + 8 + 15) // 16 * 16  # + "ip:port" and malloc's header, rounded
+    parts = [("session struct, with its \"ip:port\" (malloc-rounded)", session, "all"),
+             (f"session slot and free-slot entries ({sz['slot']} + {sz['free_slot']} B, table at {cap:,})",
+              (sz["slot"] + sz["free_slot"]) * spread, "all"),
+             (f"loop watcher entry ({sz['watcher']} B, table at {cap:,})", sz["watcher"] * spread, "all"),
+             ("io_uring fd entry (24 B, pages of 256)", 24 * ((n + 255) // 256 * 256) / n, "io_uring"),
+             ("io_uring buffers provided and touched (32 x 4 KiB, shared)", 32 * 4096 / n, "io_uring")]
+    cols = [("libwschat events", "callbacks, epoll"), ("libwschat events io_uring", "callbacks, io_uring"),
+            ("libwschat handler", "sequential, epoll"), ("libwschat handler io_uring", "sequential, io_uring")]
+    cols = [(c, l) for c, l in cols if c in res]
+    lines = ["| bytes per idle connection | " + " | ".join(l for _, l in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for label, v, where in parts:
+        lines.append(f"| {label} | " + " | ".join(
+            f"{v:.0f}" if where == "all" or where in c else "–" for c, _ in cols) + " |")
+    rest = []
+    for c, _ in cols:
+        known = sum(v for _, v, where in parts if where == "all" or where in c)
+        base = res.get(c.replace("handler", "events"))
+        coro = res[c] - base if "handler" in c and base else 0
+        rest.append((coro, res[c] - known - coro))
+    lines.append("| the coroutine (stack pages touched, struct) | " +
+                 " | ".join(f"{co:.0f}" if "handler" in c else "–" for (c, _), (co, _) in zip(cols, rest)) + " |")
+    lines.append("| the rest (malloc overhead, other allocations) | " +
+                 " | ".join(f"{r:.0f}" for _, r in rest) + " |")
+    lines.append("| **measured** | " + " | ".join(f"**{res[c]:.0f}**" for c, _ in cols) + " |")
+    return "\n".join(lines)
+
+
 CHART_SERIES = [("ceiling", "epoll ceiling", "#9e9e9e"), ("ceiling io_uring", "io_uring ceiling", "#616161"),
                 ("libwschat events", "libwschat (epoll)", "#1f77b4"),
                 ("libwschat events io_uring", "libwschat (io_uring)", "#0b3d91"),
@@ -695,6 +740,9 @@ def run_all():
             ut, umet = targets(rows, URING_TARGETS)
             all_met &= umet
             ttable += "\n\nio_uring targets, checked by the same run:\n\n" + ut
+            bd = idle_breakdown(rows)
+            if bd:
+                ttable += "\n\nThe idle row, broken down:\n\n" + bd
             if opts.write:
                 chart(rows)
         ctable = ""

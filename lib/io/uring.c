@@ -114,6 +114,7 @@ typedef struct ufd {
     int16_t err;    /* a ws_err from the receive or send side, 0 if none */
     ubusy *b;       /* NULL while nothing waits */
 } ufd;
+_Static_assert(sizeof(void *) != 8 || sizeof(ufd) <= 24, "ufd is idle memory: keep it small");
 
 typedef struct uring {
     struct io_uring ring;
