@@ -9,10 +9,12 @@
  * carrying all of its sends. It sends straight from the provided buffer
  * when nothing is queued (a reference count per buffer for the fan-out),
  * which libwschat cannot (it frames the bytes), so it is the floor. Large
- * transfers go straight through, as in the backend: a receive that fills
- * its buffer is followed by read(2) into one big buffer until the socket is
- * dry (safe with DEFER_TASKRUN: the ring takes no bytes meanwhile), and a
- * write of 16 KiB or more with nothing queued is a write(2).
+ * transfers go straight through, as in the backend: a connection whose
+ * receive fills a whole buffer switches to a poll and read(2) into one big
+ * buffer, after every completion of the batch is handled (safe with
+ * DEFER_TASKRUN: the ring takes no bytes outside the enter), and back to
+ * the multishot receive on a short read; a write of 16 KiB or more with
+ * nothing queued is a write(2).
  *
  *   ceiling_uring echo|fanout PORT   (prints "ready PORT") */
 #define _GNU_SOURCE
@@ -21,6 +23,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,7 @@
 #define BGID 1
 #define DIRECT_MIN 16384
 
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND };
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_POLL };
 
 typedef struct conn {
     char *out; /* the send in flight: a provided buffer or our own copy */
@@ -44,9 +47,7 @@ typedef struct conn {
     int bid;    /* the provided buffer it points into, or -1 */
     char *pend; /* bytes waiting for the send in flight */
     size_t npend, cap;
-    char *stage; /* a large transfer's bytes, gathered during a batch */
-    size_t nstage, stagecap;
-    unsigned sending : 1, receiving : 1, closing : 1, open : 1;
+    unsigned sending : 1, receiving : 1, closing : 1, open : 1, bulk : 1, polling : 1;
 } conn;
 
 static struct io_uring ring;
@@ -54,33 +55,17 @@ static struct io_uring_buf_ring *br;
 static char *bufs;
 static unsigned short refs[NBUF];
 static conn c[MAXFD];
-static int conns[MAXFD], nconns, starved[MAXFD], nstarved, staged[MAXFD], nstaged;
-
-static void grow_stage(conn *k, size_t n)
-{
-    if (k->nstage + n > k->stagecap) {
-        k->stagecap = (k->nstage + n) * 2;
-        k->stage = realloc(k->stage, k->stagecap);
-    }
-}
-
-/* A staged socket after its batch: read(2) until dry, then handed on. */
+static int conns[MAXFD], nconns, starved[MAXFD], nstarved, readable[MAXFD], nreadable;
 static void put(int fd, char *p, size_t n, int bid);
-static void flush_stage(int fd, int fanout)
+static struct io_uring_sqe *get_sqe(void);
+static uint64_t ud(int op, int fd);
+
+static void arm_poll(int fd)
 {
-    conn *k = &c[fd];
-    for (ssize_t r = 1; r > 0 && k->nstage < (1 << 18);) {
-        grow_stage(k, 65536);
-        r = read(fd, k->stage + k->nstage, k->stagecap - k->nstage);
-        if (r > 0)
-            k->nstage += (size_t)r;
-    }
-    if (!fanout)
-        put(fd, k->stage, k->nstage, -1);
-    else
-        for (int i = 0; i < nconns; i++)
-            put(conns[i], k->stage, k->nstage, -1);
-    k->nstage = 0;
+    struct io_uring_sqe *s = get_sqe();
+    io_uring_prep_poll_add(s, fd, POLLIN);
+    io_uring_sqe_set_data64(s, ud(OP_POLL, fd));
+    c[fd].polling = 1;
 }
 
 static struct io_uring_sqe *get_sqe(void)
@@ -170,10 +155,9 @@ static void put(int fd, char *p, size_t n, int bid)
 static void maybe_close(int fd)
 {
     conn *k = &c[fd];
-    if (!k->closing || k->sending || k->receiving)
+    if (!k->closing || k->sending || k->receiving || k->polling)
         return;
     free(k->pend);
-    free(k->stage);
     memset(k, 0, sizeof *k);
     close(fd); /* nothing in the ring refers to it any more */
 }
@@ -238,6 +222,10 @@ static void on_recv(int fd, int res, unsigned flags, int fanout)
         starved[nstarved++] = fd;
         return;
     }
+    if (res == -ECANCELED) { /* gone bulk, or closing */
+        maybe_close(fd);
+        return;
+    }
     if (res <= 0) {
         drop(fd);
         maybe_close(fd);
@@ -245,20 +233,6 @@ static void on_recv(int fd, int res, unsigned flags, int fanout)
     }
     int bid = (int)(flags >> IORING_CQE_BUFFER_SHIFT);
     char *p = bufs + (size_t)bid * BUFSZ;
-    if ((res == BUFSZ || k->nstage) && !k->closing) {
-        /* More is likely there: staged, and read straight through once
-         * every completion of this batch is in (a later one of the same
-         * socket holds earlier bytes than a read(2) now would). */
-        if (!k->nstage)
-            staged[nstaged++] = fd;
-        grow_stage(k, (size_t)res);
-        memcpy(k->stage + k->nstage, p, (size_t)res);
-        k->nstage += (size_t)res;
-        recycle(bid);
-        if (!k->receiving)
-            arm_recv(fd);
-        return;
-    }
     refs[bid] = 1; /* our own hold while it is handed out */
     if (!k->closing) {
         if (!fanout)
@@ -268,7 +242,16 @@ static void on_recv(int fd, int res, unsigned flags, int fanout)
                 put(conns[i], p, (size_t)res, bid);
     }
     unref(bid);
-    if (!k->receiving && !k->closing)
+    if (res == BUFSZ && !k->closing && !k->bulk) { /* large transfers: straight through */
+        k->bulk = 1;
+        if (k->receiving) {
+            struct io_uring_sqe *s = get_sqe();
+            io_uring_prep_cancel64(s, ud(OP_RECV, fd), 0);
+            io_uring_sqe_set_data64(s, 0);
+        }
+        arm_poll(fd);
+    }
+    if (!k->receiving && !k->closing && !k->bulk)
         arm_recv(fd);
     maybe_close(fd);
 }
@@ -333,13 +316,40 @@ int main(int argc, char **argv)
                 on_recv(fd, cqe->res, cqe->flags, fanout);
             } else if (op == OP_SEND) {
                 on_send(fd, cqe->res);
+            } else if (op == OP_POLL) {
+                c[fd].polling = 0;
+                if (c[fd].closing)
+                    maybe_close(fd);
+                else
+                    readable[nreadable++] = fd;
             }
         }
         io_uring_cq_advance(&ring, seen);
-        for (int i = 0; i < nstaged; i++)
-            if (c[staged[i]].nstage && !c[staged[i]].closing)
-                flush_stage(staged[i], fanout);
-        nstaged = 0;
+        /* Bulk connections read now, after every receive of the batch. */
+        for (int i = 0; i < nreadable; i++) {
+            int fd = readable[i];
+            static char big[1 << 18];
+            ssize_t r = c[fd].closing ? -1 : read(fd, big, sizeof big);
+            if (r == 0 || (r < 0 && errno != EAGAIN)) {
+                drop(fd);
+                continue;
+            }
+            if (r > 0) {
+                if (!fanout)
+                    put(fd, big, (size_t)r, -1);
+                else
+                    for (int k = 0; k < nconns; k++)
+                        put(conns[k], big, (size_t)r, -1);
+            }
+            if (r > 0 && r < 2048) { /* small again: back to the ring */
+                c[fd].bulk = 0;
+                if (!c[fd].receiving)
+                    arm_recv(fd);
+            } else {
+                arm_poll(fd);
+            }
+        }
+        nreadable = 0;
         /* Receives that ended for want of buffers go on once some are back. */
         int n = nstarved;
         nstarved = 0;

@@ -68,6 +68,9 @@ enum { OP_RECV = 1, OP_SEND, OP_POLL, OP_WAKE, OP_CANCEL, OP_LINGER };
 
 /* How long a closed connection may take to send what it had queued. */
 #define CLOSE_LINGER_MS 2000
+/* A bulk connection's direct read shorter than this returns it to the
+ * multishot receive. */
+#define BULK_EXIT 2048
 
 enum {
     F_SOCKET = 1,       /* our connection: receive and send through the ring */
@@ -80,6 +83,8 @@ enum {
     F_CONNECTING = 128, /* a client socket before connect_result */
     F_SHUTDOWN = 256,   /* shutdown(SHUT_WR) once the queue is out */
     F_LINGER = 512,     /* a close's deadline is armed */
+    F_BULK = 1024,      /* large transfers: polled and read straight through, no receive */
+    F_TO_BULK = 2048,   /* a receive filled a whole buffer: go bulk once drained */
 };
 
 typedef struct seg {
@@ -298,7 +303,8 @@ static void provide(uring *u, uint16_t n)
 static void arm_recv(uring *u, int fd)
 {
     ufd *f = get(u, fd);
-    if (f->flags & (F_RECV | F_EOF | F_CLOSING | F_CONNECTING) || f->err || !(f->want & WS_IO_READ))
+    if (f->flags & (F_RECV | F_EOF | F_CLOSING | F_CONNECTING | F_BULK) || f->err ||
+        !(f->want & WS_IO_READ))
         return;
     struct io_uring_sqe *s = sqe(u);
     if (!s)
@@ -315,6 +321,8 @@ static void arm_poll(uring *u, int fd)
 {
     ufd *f = get(u, fd);
     unsigned want = (f->flags & F_CONNECTING) ? WS_IO_WRITE : f->want;
+    if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING)) /* a connection polls only in bulk, */
+        want = (f->flags & F_BULK) ? (f->want & WS_IO_READ) : 0; /* for reading: its queue writes */
     if (f->flags & (F_POLL | F_CLOSING) || !want)
         return;
     struct io_uring_sqe *s = sqe(u);
@@ -460,10 +468,14 @@ static int ur_mod(void *state, int fd, unsigned events)
         return WS_ENOMEM;
     f->want = (uint8_t)events;
     if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING)) {
-        if (events & WS_IO_READ)
+        if ((events & WS_IO_READ) && (f->flags & F_BULK))
+            arm_poll(u, fd);
+        else if (events & WS_IO_READ)
             arm_recv(u, fd);
         else if (f->flags & F_RECV)
             cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
+        else if (f->flags & F_POLL)
+            cancel(u, fd, OP_POLL);
         if (nseg(f) || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
             mark_ready(u, fd);
     } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
@@ -523,6 +535,42 @@ static int ur_connect_result(void *state, int fd)
     return rc;
 }
 
+/* Bulk mode. A multishot receive copies everything into the ring's 16 KiB
+ * buffers before the session sees a frame header, so a 64 KiB message
+ * would be copied twice (kernel to ring, ring to the session) where epoll
+ * copies once. A connection whose receive fills a whole buffer therefore
+ * switches, once what was received is read, to a poll and reads straight
+ * into the session's buffer (the engine's reassembly buffer for the rest of
+ * a frame), as on epoll; sends still go through the ring. A short read
+ * returns it to the multishot receive. Only with DEFER_TASKRUN: the order of
+ * bytes relies on the ring taking none outside our enter. */
+static void to_bulk(uring *u, int fd, ufd *f)
+{
+    f->flags = (uint16_t)((f->flags & ~F_TO_BULK) | F_BULK);
+    f->polled = 0;
+    if (f->flags & F_RECV)
+        cancel(u, fd, OP_RECV);
+    arm_poll(u, fd);
+}
+
+static long bulk_read(uring *u, int fd, ufd *f, void *buf, size_t len)
+{
+    if (!(f->polled & WS_IO_READ))
+        return WS_EAGAIN;
+    long n = ws__sock_read(u, fd, buf, len);
+    if (n > 0 && n < BULK_EXIT) {
+        f->flags &= (uint16_t)~F_BULK; /* small again: back to the ring */
+        f->polled = 0;
+        if (f->flags & F_POLL)
+            cancel(u, fd, OP_POLL);
+        arm_recv(u, fd);
+    } else if (n == WS_EAGAIN || (n > 0 && (size_t)n < len)) {
+        f->polled = 0; /* drained: wait for the next poll */
+        arm_poll(u, fd);
+    }
+    return n;
+}
+
 static long ur_read(void *state, int fd, void *buf, size_t len)
 {
     uring *u = state;
@@ -535,6 +583,8 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
             return f->err;
         if (f->flags & F_EOF)
             return 0;
+        if (f->flags & F_BULK)
+            return bulk_read(u, fd, f, buf, len);
         /* A big read (the rest of a large frame) straight into the caller's
          * buffer, as epoll does: safe only when the ring cannot take bytes
          * meanwhile (DEFER_TASKRUN, see the top). */
@@ -568,7 +618,9 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
     }
     if (!b->nseg) {
         unbusy(u, f); /* idle memory: nothing attached while nothing waits */
-        if (!(f->flags & F_RECV))
+        if (f->flags & F_TO_BULK)
+            to_bulk(u, fd, f);
+        else if (!(f->flags & (F_RECV | F_BULK)))
             arm_recv(u, fd); /* it ended for want of buffers: go on */
     }
     return (long)got;
@@ -730,6 +782,8 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
             b->seg0 = 0;
             b->segcap = cap;
         }
+        if (c->res == BUF_SIZE && u->defer)
+            f->flags |= F_TO_BULK;
         b->segs[(b->seg0 + b->nseg) % b->segcap] = (seg){bid, 0, (uint16_t)c->res};
         b->nseg++;
         mark_ready(u, fd);
@@ -866,7 +920,8 @@ static unsigned events_of(uring *u, int fd)
         return e & (f->want | WS_IO_ERROR | ((f->flags & F_CONNECTING) ? WS_IO_WRITE : 0));
     }
     unsigned e = 0;
-    if ((f->want & WS_IO_READ) && (nseg(f) || f->err || (f->flags & F_EOF)))
+    if ((f->want & WS_IO_READ) &&
+        (nseg(f) || f->err || (f->flags & F_EOF) || (f->polled & WS_IO_READ)))
         e |= WS_IO_READ;
     if ((f->want & WS_IO_WRITE) && ((f->b ? f->b->queued : 0) < SEND_MAX || f->err))
         e |= WS_IO_WRITE;
@@ -931,7 +986,8 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
         }
         bool pending = k >= max ||
                        (f->flags & F_SOCKET && !(f->flags & (F_CONNECTING | F_CLOSING)) &&
-                        (nseg(f) || f->err || (f->flags & F_EOF) || (f->want & WS_IO_WRITE)));
+                        (nseg(f) || f->err || (f->flags & F_EOF) || (f->want & WS_IO_WRITE) ||
+                         (f->polled & WS_IO_READ)));
         if (pending)
             u->ready[keep++] = fd;
         else
