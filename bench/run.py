@@ -678,7 +678,7 @@ def chart(rows):
     plt.rcParams["svg.hashsalt"] = "libwschat"
     res = {key: r for key, _, r in rows}
     cpu_rows = [k for k in ("echo-small", "echo-64k", "broadcast", "connect") if k in res and "ceiling" in res[k]]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1.3]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1.6]})
     width = 0.8 / len(CHART_SERIES)
     for i, (col, label, color) in enumerate(CHART_SERIES):
         xs, ys = [], []
@@ -703,11 +703,15 @@ def chart(rows):
                                 ("libwschat handler", "sequential\nepoll"),
                                 ("libwschat handler io_uring", "sequential\nio_uring"), ("lws", "lws"),
                                 ("Node ws", "Node ws"), ("Bun", "Bun")) if c in idle]
-    ax2.bar(range(len(cols)), [idle[c] for c, _ in cols], color="#1f77b4")
-    ax2.set_xticks(range(len(cols)))
-    ax2.set_xticklabels([l for _, l in cols], fontsize=7)
-    ax2.set_yscale("log")
-    ax2.set_title("idle memory, bytes per connection")
+    ys = list(range(len(cols)))[::-1]
+    ax2.barh(ys, [idle[c] for c, _ in cols], color="#1f77b4", left=0)
+    ax2.set_yticks(ys)
+    ax2.set_yticklabels([l.replace("\n", ", ") for _, l in cols], fontsize=7)
+    ax2.set_xscale("log")
+    ax2.set_xlim(left=100)
+    for y, (c, _) in zip(ys, cols):
+        ax2.text(idle[c] * 1.05, y, f"{idle[c]:,.0f}", va="center", fontsize=7)
+    ax2.set_title("idle memory, bytes per connection (log)")
     fig.tight_layout()
     fig.savefig(os.path.join(ROOT, "docs", "performance.svg"), metadata={"Date": None})
     print("chart: docs/performance.svg")
