@@ -558,8 +558,8 @@ static long bulk_read(uring *u, int fd, ufd *f, void *buf, size_t len)
     if (!(f->polled & WS_IO_READ))
         return WS_EAGAIN;
     long n = ws__sock_read(u, fd, buf, len);
-    if (n > 0 && n < BULK_EXIT) {
-        f->flags &= (uint16_t)~F_BULK; /* small again: back to the ring */
+    if (n > 0 && n < BULK_EXIT && (size_t)n < len) { /* little was there, not a small ask */
+        f->flags &= (uint16_t)~F_BULK;               /* small again: back to the ring */
         f->polled = 0;
         if (f->flags & F_POLL)
             cancel(u, fd, OP_POLL);

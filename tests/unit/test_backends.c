@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/* The I/O backends' contract (docs/backends.md), checked on each compiled
+ * socket backend (epoll, io_uring, poll) over real loopback sockets: bytes
+ * in order, level-triggered readiness, a paused reader losing nothing,
+ * large transfers both ways (io_uring's bulk mode in and out of it), a
+ * close that still delivers what was queued, a peer's reset, an fd number
+ * reused at once, and wake from another thread. The in-memory backend has
+ * its own tests (tests/session). */
+#include "support/test.h"
+#include "wschat/error.h"
+#include "wschat/io.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct ctx {
+    const ws_io_backend *io;
+    void *st;
+    int lfd, port;
+} ctx;
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static int setup(void **state)
+{
+    const char *name = *state;
+    const ws_io_backend *io = ws_io_backend_find(name);
+    *state = NULL; /* each test skips without a context */
+    if (!io)
+        return 0; /* not compiled on this platform */
+    ctx *c = calloc(1, sizeof *c);
+    c->io = io;
+    if (io->create(&c->st, NULL) != 0) {
+        free(c);
+        return 0; /* e.g. io_uring refused here */
+    }
+    c->lfd = io->listen(c->st, "127.0.0.1", 0, 64, 0, &c->port);
+    assert_true(c->lfd >= 0);
+    assert_int_equal(io->add(c->st, c->lfd, WS_IO_READ), 0);
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ctx *c = *state;
+    if (!c)
+        return 0;
+    c->io->close(c->st, c->lfd);
+    c->io->destroy(c->st);
+    free(c);
+    return 0;
+}
+
+/* Polls up to ms for an event on fd with any of `want`; returns them, 0 if
+ * none came. */
+static unsigned wait_for(ctx *c, int fd, unsigned want, int ms)
+{
+    uint64_t end = now_ms() + (uint64_t)ms;
+    do {
+        ws_io_event ev[64];
+        int n = c->io->poll(c->st, 10, ev, 64);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++)
+            if (ev[i].fd == fd && (ev[i].events & want))
+                return ev[i].events;
+    } while (now_ms() < end);
+    return 0;
+}
+
+/* A connected pair: the backend's end (watched for reading) and a plain
+ * blocking socket as the peer. */
+static int pair(ctx *c, int *peer)
+{
+    *peer = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(*peer, (struct sockaddr *)&a, sizeof a), 0);
+    int one = 1;
+    setsockopt(*peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    assert_true(wait_for(c, c->lfd, WS_IO_READ, 2000) & WS_IO_READ);
+    char who[64];
+    int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
+    assert_true(fd >= 0);
+    assert_non_null(strchr(who, ':'));
+    assert_int_equal(c->io->add(c->st, fd, WS_IO_READ), 0);
+    return fd;
+}
+
+/* Reads what the backend has for fd into buf until `want` bytes or ms. */
+static size_t read_all(ctx *c, int fd, uint8_t *buf, size_t want, size_t step, int ms)
+{
+    size_t got = 0;
+    uint64_t end = now_ms() + (uint64_t)ms;
+    while (got < want && now_ms() < end) {
+        if (!(wait_for(c, fd, WS_IO_READ, 50) & WS_IO_READ))
+            continue;
+        for (;;) {
+            size_t n = want - got < step ? want - got : step;
+            long r = c->io->read(c->st, fd, buf + got, n);
+            if (r == WS_EAGAIN || r == 0)
+                break;
+            assert_true(r > 0);
+            got += (size_t)r;
+            if (got == want)
+                break;
+        }
+    }
+    return got;
+}
+
+/* Receives on the peer while pumping the backend's loop (io_uring's sends
+ * go out in poll), until want bytes, EOF or ms. */
+static size_t peer_recv(ctx *c, int peer, uint8_t *buf, size_t want, int ms, bool *eof)
+{
+    size_t got = 0;
+    uint64_t end = now_ms() + (uint64_t)ms;
+    *eof = false;
+    while (got < want && now_ms() < end) {
+        ws_io_event ev[64];
+        c->io->poll(c->st, 1, ev, 64);
+        ssize_t r = recv(peer, buf + got, want - got, MSG_DONTWAIT);
+        if (r == 0) {
+            *eof = true;
+            break;
+        }
+        if (r > 0)
+            got += (size_t)r;
+    }
+    return got;
+}
+
+/* The test's context; skips when this backend is not here. */
+static ctx *ready(void **state)
+{
+    if (!*state)
+        skip();
+    return *state;
+}
+
+static void finish(ctx *c, int fd, int peer)
+{
+    c->io->close(c->st, fd);
+    close(peer);
+}
+
+static uint8_t pattern(size_t i) { return (uint8_t)(i * 7 + 3); }
+
+static void test_bytes_both_ways(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    assert_int_equal(send(peer, "hello", 5, 0), 5);
+    uint8_t buf[64];
+    assert_int_equal(read_all(c, fd, buf, 5, sizeof buf, 2000), 5);
+    assert_memory_equal(buf, "hello", 5);
+    struct iovec iov[2] = {{"wor", 3}, {"ld", 2}};
+    assert_int_equal(c->io->writev(c->st, fd, iov, 2), 5);
+    bool eof;
+    assert_int_equal(peer_recv(c, peer, buf, 5, 2000, &eof), 5);
+    assert_memory_equal(buf, "world", 5);
+    c->io->close(c->st, fd);
+    assert_int_equal(peer_recv(c, peer, buf, 1, 2000, &eof), 0);
+    assert_true(eof);
+    close(peer);
+}
+
+static void test_level_triggered(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    uint8_t out[100], in[100];
+    for (size_t i = 0; i < sizeof out; i++)
+        out[i] = pattern(i);
+    assert_int_equal(send(peer, out, sizeof out, 0), (ssize_t)sizeof out);
+    assert_true(wait_for(c, fd, WS_IO_READ, 2000));
+    /* Let all 100 bytes arrive, then take only 10: still readable. */
+    usleep(20000);
+    assert_true(wait_for(c, fd, WS_IO_READ, 2000));
+    assert_int_equal(c->io->read(c->st, fd, in, 10), 10);
+    assert_true(wait_for(c, fd, WS_IO_READ, 500) & WS_IO_READ);
+    assert_int_equal(read_all(c, fd, in + 10, 90, 90, 2000), 90);
+    assert_memory_equal(in, out, sizeof out);
+    finish(c, fd, peer);
+}
+
+static void test_paused_reader_loses_nothing(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    static uint8_t out[5000], in[5000];
+    for (size_t i = 0; i < sizeof out; i++)
+        out[i] = pattern(i);
+    assert_int_equal(send(peer, out, 1000, 0), 1000);
+    assert_int_equal(read_all(c, fd, in, 1000, 300, 2000), 1000);
+    assert_int_equal(c->io->mod(c->st, fd, 0), 0); /* paused */
+    assert_int_equal(send(peer, out + 1000, 4000, 0), 4000);
+    assert_int_equal(wait_for(c, fd, WS_IO_READ, 200), 0);
+    assert_int_equal(c->io->mod(c->st, fd, WS_IO_READ), 0);
+    assert_int_equal(read_all(c, fd, in + 1000, 4000, 4000, 2000), 4000);
+    assert_memory_equal(in, out, sizeof out);
+    finish(c, fd, peer);
+}
+
+typedef struct sender {
+    int fd;
+    size_t n;
+} sender;
+
+static void *send_pattern(void *arg)
+{
+    sender *s = arg;
+    static uint8_t chunk[65536 + 17];
+    for (size_t off = 0; off < s->n;) {
+        size_t n = s->n - off < sizeof chunk ? s->n - off : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = pattern(off + i);
+        ssize_t w = send(s->fd, chunk, n, 0);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    return NULL;
+}
+
+/* Large transfers arrive in order whatever the reads' sizes: big reads
+ * (io_uring goes bulk) alternating with small ones (it comes back). */
+static void test_large_in_order(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    enum { TOTAL = 4 << 20 };
+    sender s = {peer, TOTAL};
+    pthread_t t;
+    pthread_create(&t, NULL, send_pattern, &s);
+    uint8_t *in = malloc(TOTAL);
+    size_t got = 0;
+    const size_t steps[] = {200000, 700, 65536, 100, 16384, 1};
+    uint64_t end = now_ms() + 20000;
+    for (int k = 0; got < TOTAL && now_ms() < end; k++)
+        got += read_all(c, fd, in + got, TOTAL - got < 300000 ? TOTAL - got : 300000,
+                        steps[k % ARRAY_LEN(steps)], 100);
+    pthread_join(t, NULL);
+    assert_int_equal(got, TOTAL);
+    for (size_t i = 0; i < TOTAL; i++)
+        if (in[i] != pattern(i))
+            fail_msg("byte %zu out of order", i);
+    free(in);
+    finish(c, fd, peer);
+}
+
+/* Request and answer sized messages: 64 KiB ones (io_uring reads them
+ * straight through once a receive fills a whole buffer: bulk mode), then
+ * small ones (back to the multishot receive), then large again; every
+ * byte in order. */
+static void test_large_then_small_messages(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    static uint8_t out[65536], in[65536];
+    size_t off = 0;
+    const size_t sizes[] = {65536, 100, 65536};
+    for (int phase = 0; phase < 3; phase++)
+        for (int round = 0; round < 30; round++) {
+            size_t n = sizes[phase];
+            for (size_t i = 0; i < n; i++)
+                out[i] = pattern(off + i);
+            assert_int_equal(send(peer, out, n, 0), (ssize_t)n);
+            /* Into a buffer larger than the message, as a session reads. */
+            size_t got = 0;
+            static uint8_t big[200000];
+            uint64_t end = now_ms() + 3000;
+            while (got < n && now_ms() < end) {
+                if (!(wait_for(c, fd, WS_IO_READ, 50) & WS_IO_READ))
+                    continue;
+                long r = c->io->read(c->st, fd, big + got, sizeof big - got);
+                assert_true(r > 0 || r == WS_EAGAIN);
+                if (r > 0)
+                    got += (size_t)r;
+            }
+            assert_int_equal(got, n);
+            memcpy(in, big, n);
+            if (memcmp(in, out, n) != 0)
+                fail_msg("phase %d round %d: bytes out of order", phase, round);
+            off += n;
+            /* The answer, as an echo server would send it. */
+            struct iovec iov = {in, n < 4000 ? n : 4000};
+            assert_true(c->io->writev(c->st, fd, &iov, 1) > 0);
+            bool eof;
+            uint8_t back[4000];
+            assert_int_equal(peer_recv(c, peer, back, iov.iov_len, 3000, &eof), iov.iov_len);
+        }
+    finish(c, fd, peer);
+}
+
+/* Writes until the backend refuses (a peer that does not read), then
+ * closes: what writev accepted still reaches the peer, then EOF. */
+static void test_close_delivers_what_was_accepted(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    static uint8_t chunk[32768];
+    size_t accepted = 0;
+    /* Small writes (io_uring queues them) and large ones (after a small
+     * one they queue too), until the backend says no more. */
+    for (int i = 0; i < 400; i++) {
+        size_t n = i % 2 ? sizeof chunk : 4000;
+        for (size_t k = 0; k < n; k++)
+            chunk[k] = pattern(accepted + k);
+        struct iovec iov = {chunk, n};
+        long w = c->io->writev(c->st, fd, &iov, 1);
+        if (w == WS_EAGAIN)
+            break;
+        assert_true(w > 0);
+        accepted += (size_t)w;
+        if ((size_t)w < n)
+            break;
+    }
+    assert_true(accepted > 0);
+    c->io->close(c->st, fd);
+    uint8_t *in = malloc(accepted + 1);
+    bool eof;
+    size_t got = peer_recv(c, peer, in, accepted + 1, 10000, &eof);
+    if (!eof) /* the EOF may come after the last byte's recv */
+        peer_recv(c, peer, in + got, 1, 2000, &eof);
+    assert_int_equal(got, accepted);
+    assert_true(eof);
+    for (size_t i = 0; i < accepted; i++)
+        if (in[i] != pattern(i))
+            fail_msg("byte %zu wrong", i);
+    free(in);
+    close(peer);
+}
+
+/* The peer resets with data unread: reads end (0 or an error), never
+ * hang, and the fd closes cleanly. */
+static void test_peer_reset(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    uint8_t buf[4096];
+    assert_int_equal(send(peer, "partial frame", 13, 0), 13);
+    struct linger lg = {1, 0};
+    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(peer);
+    long r = 1;
+    uint64_t end = now_ms() + 3000;
+    while (r != 0 && now_ms() < end) {
+        if (!(wait_for(c, fd, WS_IO_READ | WS_IO_ERROR, 100)))
+            continue;
+        r = c->io->read(c->st, fd, buf, sizeof buf);
+        if (r < 0 && r != WS_EAGAIN)
+            break;
+    }
+    assert_true(r <= 0 && r != WS_EAGAIN);
+    c->io->close(c->st, fd);
+}
+
+/* Close one connection and at once accept another that gets the same fd
+ * number: nothing of the first reaches the second. */
+static void test_fd_reused_at_once(void **state)
+{
+    ctx *c = ready(state);
+    int peer1, fd1 = pair(c, &peer1);
+    assert_int_equal(send(peer1, "first", 5, 0), 5);
+    assert_true(wait_for(c, fd1, WS_IO_READ, 2000));
+    c->io->close(c->st, fd1); /* its data unread, its receive armed */
+    int peer2, fd2 = pair(c, &peer2);
+    assert_int_equal(send(peer2, "second", 6, 0), 6);
+    uint8_t buf[16];
+    assert_int_equal(read_all(c, fd2, buf, 6, sizeof buf, 2000), 6);
+    assert_memory_equal(buf, "second", 6);
+    assert_int_equal(c->io->read(c->st, fd2, buf, sizeof buf), WS_EAGAIN);
+    c->io->close(c->st, fd2);
+    close(peer1);
+    close(peer2);
+}
+
+static void *wake_later(void *arg)
+{
+    ctx *c = arg;
+    usleep(50000);
+    c->io->wake(c->st);
+    return NULL;
+}
+
+static void test_wake_from_another_thread(void **state)
+{
+    ctx *c = ready(state);
+    pthread_t t;
+    uint64_t t0 = now_ms();
+    pthread_create(&t, NULL, wake_later, c);
+    ws_io_event ev[8];
+    c->io->poll(c->st, 5000, ev, 8);
+    pthread_join(t, NULL);
+    assert_true(now_ms() - t0 < 2000);
+}
+
+/* Each test once per backend, named after both. */
+#define FOR_BACKEND(fn, name)                            \
+    {                                                    \
+        name ": " #fn, fn, setup, teardown, (void *)name \
+    }
+#define ALL(name)                                                                                  \
+    FOR_BACKEND(test_bytes_both_ways, name), FOR_BACKEND(test_level_triggered, name),              \
+        FOR_BACKEND(test_paused_reader_loses_nothing, name),                                       \
+        FOR_BACKEND(test_large_in_order, name), FOR_BACKEND(test_large_then_small_messages, name), \
+        FOR_BACKEND(test_close_delivers_what_was_accepted, name),                                  \
+        FOR_BACKEND(test_peer_reset, name), FOR_BACKEND(test_fd_reused_at_once, name),             \
+        FOR_BACKEND(test_wake_from_another_thread, name)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {ALL("epoll"), ALL("io_uring"), ALL("poll")};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
