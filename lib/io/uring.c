@@ -22,9 +22,10 @@
  * The ring is set up with SINGLE_ISSUER | DEFER_TASKRUN (COOP_TASKRUN where
  * DEFER is refused): completions, and the copies of received data into the
  * ring's buffers, only happen inside our io_uring_enter. That is also what
- * makes the large-read shortcut safe: outside poll() the multishot receive
- * cannot take bytes, so a direct recv() keeps them in order. Without
- * DEFER_TASKRUN the shortcut is off.
+ * makes bulk mode (large transfers read straight through, see to_bulk)
+ * safe: outside poll() the multishot receive cannot take bytes, so a direct
+ * recv() after the ring's buffers are read keeps them in order. Without
+ * DEFER_TASKRUN there is no bulk mode.
  *
  * Features newer than liburing 2.3 are done by hand: the buffer ring is
  * allocated and registered here (no io_uring_setup_buf_ring). */
@@ -61,7 +62,7 @@
 #define CHUNK_SPARE 128 /* CHUNK_MIN chunks (512 KiB at most) */
 #define BGID 7
 #define SEND_MAX (256 * 1024)  /* bytes a socket may have queued here */
-#define DIRECT_MIN (16 * 1024) /* writes and reads at least this big skip the queue */
+#define DIRECT_MIN (16 * 1024) /* writes at least this big skip the queue */
 #define CHUNK_MIN 4096
 
 enum { OP_RECV = 1, OP_SEND, OP_POLL, OP_WAKE, OP_CANCEL, OP_LINGER };
@@ -585,11 +586,9 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
             return 0;
         if (f->flags & F_BULK)
             return bulk_read(u, fd, f, buf, len);
-        /* A big read (the rest of a large frame) straight into the caller's
-         * buffer, as epoll does: safe only when the ring cannot take bytes
-         * meanwhile (DEFER_TASKRUN, see the top). */
-        if (u->defer && len >= DIRECT_MIN)
-            return ws__sock_read(state, fd, buf, len);
+        /* Nothing received: the multishot receive brings what comes (a
+         * recv(2) here would mostly find nothing: a session reads once more
+         * after its handshake, for one). */
         return WS_EAGAIN;
     }
     size_t got = 0;
