@@ -28,7 +28,10 @@ void ws__session_watch(ws_session *s)
 {
     if (s->phase == WS__PH_DEAD || s->fd < 0)
         return;
-    bool out = s->q.bytes || !ws__session_tls_idle(s);
+    /* A dirty session's output is written by the flush before the next
+     * poll, which then asks for writability only if some is left: asking
+     * now would cost two epoll_ctl calls for nothing. */
+    bool out = (s->q.bytes && !s->dirty) || !ws__session_tls_idle(s);
     unsigned ev = s->phase == WS__PH_CONNECT
                       ? WS_IO_WRITE
                       : (s->reading ? WS_IO_READ : 0) | (out ? WS_IO_WRITE : 0);
@@ -221,7 +224,8 @@ void ws__session_drain(ws_session *s)
     s->deadline = ws__session_now(s) + ws__session_cfg(s)->close_timeout_ms;
     arm_timer(s);
     ws__session_mark_dirty(s);
-    ws__session_watch(s);
+    if (!s->dirty) /* else the flush before the next poll sets the interest */
+        ws__session_watch(s);
 }
 
 static void enter_linger(ws_session *s)
