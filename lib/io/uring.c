@@ -401,6 +401,18 @@ static int ur_create(void **state, void *arg)
         free(u);
         return rc == -ENOMEM ? WS_ENOMEM : WS_ENOTSUP;
     }
+    if (!u->defer) {
+        /* Before 6.1: the multishot receive came in 6.0, and has no probe
+         * of its own; IORING_OP_SEND_ZC came in the same release. */
+        struct io_uring_probe *pr = io_uring_get_probe_ring(&u->ring);
+        bool ok = pr && io_uring_opcode_supported(pr, IORING_OP_SEND_ZC);
+        io_uring_free_probe(pr);
+        if (!ok) {
+            io_uring_queue_exit(&u->ring);
+            free(u);
+            return WS_ENOTSUP;
+        }
+    }
     /* The buffer ring, by hand (liburing 2.3 has no io_uring_setup_buf_ring). */
     size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
     u->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
