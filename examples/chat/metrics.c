@@ -73,6 +73,8 @@ static void serve_metrics(const ws_request *req, ws_http_reply *reply, void *app
             {"broker_dropped_total", "counter", "Messages not published (broker down)", b.dropped},
             {"broker_gaps_total", "counter", "Messages missed from other nodes", b.gaps},
             {"broker_duplicates_total", "counter", "Messages seen twice", b.duplicates},
+            {"broker_rejected_total", "counter",
+             "Messages from the broker not delivered (malformed)", b.rejected},
             {"broker_reconnects_total", "counter", "Reconnections", b.reconnects},
             {"broker_channels", "gauge", "Channels subscribed", b.channels},
         };

@@ -156,6 +156,8 @@ typedef struct ws_broker_stats {
     uint64_t dropped;    /* not published: broker down or the pending bound */
     uint64_t gaps;       /* messages from another node missing in its sequence */
     uint64_t duplicates; /* messages seen twice (not delivered again) */
+    uint64_t rejected;   /* arrived, not delivered: not an envelope, text that is not
+                            UTF-8, or over the server's max_message_size */
     uint64_t reconnects; /* connections made again after a loss */
     uint64_t outages;    /* times the broker went down */
     uint32_t channels;   /* subscribed now */

@@ -203,8 +203,15 @@ void ws__broker_message(ws_broker *b, const char *channel, const uint8_t *p, siz
         return;
     }
     ws__envelope e;
-    if (ws__envelope_parse(p, n, &e) < 0 || e.node == b->node)
-        return; /* not ours, or ours: delivered here already */
+    /* Anyone who can reach Redis can publish on the channel: what is not
+     * an envelope, or is larger than a client could send here, is dropped
+     * and counted, never sent to the members. */
+    if (ws__envelope_parse(p, n, &e) < 0 || e.len > ws__server_host(b->srv)->cfg.max_message_size) {
+        atomic_fetch_add_explicit(&b->st.rejected, 1, memory_order_relaxed);
+        return;
+    }
+    if (e.node == b->node)
+        return; /* ours: delivered here already */
     if (!c->origins && !(c->origins = calloc(1, sizeof *c->origins)))
         return;
     uint64_t gap;
@@ -214,11 +221,11 @@ void ws__broker_message(ws_broker *b, const char *channel, const uint8_t *p, siz
     }
     if (gap)
         atomic_fetch_add_explicit(&b->st.gaps, gap, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->st.received, 1, memory_order_relaxed);
     pthread_mutex_lock(&c->share->mu);
-    if (c->share->g)
-        ws__group_broadcast_local(c->share->g, e.binary, e.data, e.len);
+    int rc = c->share->g ? ws__group_broadcast_local(c->share->g, e.binary, e.data, e.len) : 0;
     pthread_mutex_unlock(&c->share->mu);
+    atomic_fetch_add_explicit(rc == WS_EINVAL ? &b->st.rejected : &b->st.received, 1,
+                              memory_order_relaxed); /* WS_EINVAL: text that is not UTF-8 */
 }
 
 void ws__broker_set_state(ws_broker *b, ws_broker_state st)
@@ -374,6 +381,7 @@ void ws_broker_get_stats(const ws_broker *b, ws_broker_stats *out)
     out->dropped = atomic_load_explicit(&b->st.dropped, memory_order_relaxed);
     out->gaps = atomic_load_explicit(&b->st.gaps, memory_order_relaxed);
     out->duplicates = atomic_load_explicit(&b->st.duplicates, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&b->st.rejected, memory_order_relaxed);
     out->reconnects = atomic_load_explicit(&b->st.reconnects, memory_order_relaxed);
     out->outages = atomic_load_explicit(&b->st.outages, memory_order_relaxed);
     out->channels = atomic_load_explicit(&b->st.channels, memory_order_relaxed);

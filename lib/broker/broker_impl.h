@@ -54,7 +54,8 @@ struct ws_broker {
     void (*state_fn)(ws_broker_state st, void *ud);
     void *state_ud;
     struct {
-        atomic_uint_fast64_t published, received, dropped, gaps, duplicates, reconnects, outages;
+        atomic_uint_fast64_t published, received, dropped, gaps, duplicates, rejected, reconnects,
+            outages;
         atomic_uint channels;
     } st;
 };

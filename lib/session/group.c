@@ -376,8 +376,6 @@ int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
 {
     if (!g || (!data && len))
         return WS_EINVAL;
-    if (!binary && !ws__utf8_valid(data, len))
-        return WS_EINVAL;
     int rc = ws__group_broadcast_local(g, binary, data, len);
     atomic_fetch_add_explicit(&g->host->broadcasts, 1, memory_order_relaxed);
     pthread_mutex_lock(&g->mu);
@@ -390,6 +388,8 @@ int ws_group_broadcast(ws_group *g, bool binary, const void *data, size_t len)
 
 int ws__group_broadcast_local(ws_group *g, bool binary, const void *data, size_t len)
 {
+    if (!binary && !ws__utf8_valid(data, len))
+        return WS_EINVAL; /* the application's, or another node's: never on the wire */
     uint8_t op = binary ? WS__OP_BINARY : WS__OP_TEXT;
     ws__host *srv = g->host;
     int nw = srv->nworkers;

@@ -248,7 +248,8 @@ typedef struct ws__group_share {
 } ws__group_share;
 /* Once per group: WS_EEXIST if it is shared already. */
 int ws__group_set_share(struct ws_group *g, ws__group_share *sh);
-/* A broadcast to this node's members only (what arrived from another). */
+/* A broadcast to this node's members only (what arrived from another).
+ * WS_EINVAL for text that is not UTF-8. */
 int ws__group_broadcast_local(struct ws_group *g, bool binary, const void *data, size_t len);
 /* Group membership bookkeeping (group.c). */
 void ws__group_leave_all(ws_session *s);

@@ -3,7 +3,8 @@
  * broker whose implementation is a bus in this file (what Redis does,
  * minus the network). Shared groups (local delivery, one publication, the
  * other node delivering, own messages skipped), subscribing only while a
- * node has members, duplicates and gaps counted, the broker down (local
+ * node has members, duplicates and gaps counted, malformed messages from
+ * the broker rejected and counted, the broker down (local
  * delivery goes on, publications dropped and counted), application
  * channels, and commands waited for from a sequential handler. */
 #include "support/peer.h"
@@ -301,6 +302,42 @@ static void test_duplicates_and_gaps(void **state)
     rig_free(r);
 }
 
+/* What anyone with access to Redis could publish on the channel: none of
+ * it reaches a member, each is counted, and the next good one does. */
+static void test_bad_messages_rejected(void **state)
+{
+    (void)state;
+    rig *r = rig_new();
+    peer b = {0};
+    assert_int_equal(peer_open(&b, r->n[1].srv, r->net, r->n[1].port, "/room", NULL, NULL), 101);
+    pump_all(r, 5);
+    ws_broker *nb = r->n[1].f.b;
+    size_t big = 16u << 20; /* the default max_message_size, plus one byte below */
+    uint8_t *m = calloc(1, WS__ENV_HEADER + big + 1);
+    ws__envelope e = {.node = 0x77, .seq = 1};
+    ws__envelope_header(&e, m);
+    ws__broker_message(nb, channel(), m, WS__ENV_HEADER + big + 1); /* too large */
+    ws__broker_message(nb, channel(), (const uint8_t *)"WS", 2);    /* too short */
+    e.seq = 2;
+    ws__envelope_header(&e, m);
+    memcpy(m + WS__ENV_HEADER, "\xc3\x28", 2); /* text, not UTF-8 */
+    ws__broker_message(nb, channel(), m, WS__ENV_HEADER + 2);
+    e.seq = 3;
+    ws__envelope_header(&e, m);
+    memcpy(m + WS__ENV_HEADER, "ok", 2);
+    ws__broker_message(nb, channel(), m, WS__ENV_HEADER + 2);
+    free(m);
+    pump_all(r, 5);
+    ws_broker_stats st;
+    ws_broker_get_stats(nb, &st);
+    assert_int_equal(st.rejected, 3);
+    assert_int_equal(st.received, 1);
+    assert_int_equal(peer_expect_text(&b, "ok"), 1);
+    assert_int_equal(peer_recv(&b, 5, NULL), -1);
+    peer_free(&b);
+    rig_free(r);
+}
+
 static void test_broker_down(void **state)
 {
     (void)state;
@@ -454,9 +491,13 @@ static void test_share_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_group), cmocka_unit_test(test_duplicates_and_gaps),
-        cmocka_unit_test(test_broker_down),  cmocka_unit_test(test_app_channels),
-        cmocka_unit_test(test_call),         cmocka_unit_test(test_share_errors),
+        cmocka_unit_test(test_shared_group),
+        cmocka_unit_test(test_duplicates_and_gaps),
+        cmocka_unit_test(test_broker_down),
+        cmocka_unit_test(test_app_channels),
+        cmocka_unit_test(test_call),
+        cmocka_unit_test(test_share_errors),
+        cmocka_unit_test(test_bad_messages_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
