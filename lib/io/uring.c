@@ -35,6 +35,7 @@
 #endif
 #include "io/backend.h"
 #include "io/sock.h"
+#include "util/array.h"
 #include "util/error_internal.h"
 #include "wschat/error.h"
 
@@ -122,6 +123,11 @@ typedef struct ufd {
 } ufd;
 _Static_assert(sizeof(void *) != 8 || sizeof(ufd) <= 24, "ufd is idle memory: keep it small");
 
+typedef struct fdlist {
+    int *v;
+    size_t n, cap;
+} fdlist;
+
 typedef struct uring {
     struct io_uring ring;
     bool defer;   /* DEFER_TASKRUN: completions only inside our enter */
@@ -138,12 +144,9 @@ typedef struct uring {
     int nspare;
     struct chunk *spare_chunks;
     int nspare_chunks;
-    int *ready; /* fds with something to report (F_READY) */
-    int nready, ready_cap;
-    int *sendq; /* sockets with queued bytes and no send in flight */
-    int nsend, send_cap;
-    int *starved; /* sockets whose receive ended for want of buffers */
-    int nstarved, starved_cap;
+    fdlist ready;   /* fds with something to report (F_READY) */
+    fdlist sendq;   /* sockets with queued bytes and no send in flight */
+    fdlist starved; /* sockets whose receive ended for want of buffers */
 } uring;
 
 /* --- user_data: op, generation, fd --------------------------------------- */
@@ -225,6 +228,9 @@ static void unbusy(uring *u, ufd *f)
 
 static uint16_t nseg(const ufd *f) { return f->b ? f->b->nseg : 0; }
 
+/* A connection of ours, past connecting: received and sent through the ring. */
+static bool is_conn(const ufd *f) { return (f->flags & F_SOCKET) && !(f->flags & F_CONNECTING); }
+
 static chunk *chunk_new(uring *u, size_t cap)
 {
     if (cap == CHUNK_MIN && u->spare_chunks) {
@@ -250,24 +256,22 @@ static void chunk_free(uring *u, chunk *c)
     free(c);
 }
 
-static int push(int **v, int *n, int *cap, int fd)
+static int push(fdlist *l, int fd)
 {
-    if (*n == *cap) {
-        int c = *cap ? *cap * 2 : 64;
-        int *nv = realloc(*v, (size_t)c * sizeof *nv);
-        if (!nv)
+    if (l->n == l->cap) {
+        int *v = ws__grow_doubling(l->v, &l->cap, sizeof *v, 64);
+        if (!v)
             return WS_ENOMEM;
-        *v = nv;
-        *cap = c;
+        l->v = v;
     }
-    (*v)[(*n)++] = fd;
+    l->v[l->n++] = fd;
     return 0;
 }
 
 static void mark_ready(uring *u, int fd)
 {
     ufd *f = get(u, fd);
-    if (!(f->flags & F_READY) && push(&u->ready, &u->nready, &u->ready_cap, fd) == 0)
+    if (!(f->flags & F_READY) && push(&u->ready, fd) == 0)
         f->flags |= F_READY;
 }
 
@@ -322,7 +326,7 @@ static void arm_poll(uring *u, int fd)
 {
     ufd *f = get(u, fd);
     unsigned want = (f->flags & F_CONNECTING) ? WS_IO_WRITE : f->want;
-    if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING)) /* a connection polls only in bulk, */
+    if (is_conn(f)) /* a connection polls only in bulk, */
         want = (f->flags & F_BULK) ? (f->want & WS_IO_READ) : 0; /* for reading: its queue writes */
     if (f->flags & (F_POLL | F_CLOSING) || !want)
         return;
@@ -465,9 +469,9 @@ static void ur_destroy(void *state)
     munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
     munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
     ws__wakefd_close(u->wake);
-    free(u->ready);
-    free(u->sendq);
-    free(u->starved);
+    free(u->ready.v);
+    free(u->sendq.v);
+    free(u->starved.v);
     free(u);
 }
 
@@ -480,7 +484,7 @@ static int ur_mod(void *state, int fd, unsigned events)
     if (!f)
         return WS_ENOMEM;
     f->want = (uint8_t)events;
-    if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING)) {
+    if (is_conn(f)) {
         if ((events & WS_IO_READ) && (f->flags & F_BULK))
             arm_poll(u, fd);
         else if (events & WS_IO_READ)
@@ -622,10 +626,10 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
     if (done) {
         io_uring_buf_ring_advance(u->br, done);
         /* Buffers are back: the receives that ran dry go on. */
-        for (int i = 0; i < u->nstarved; i++)
-            if (get(u, u->starved[i]))
-                arm_recv(u, u->starved[i]);
-        u->nstarved = 0;
+        for (size_t i = 0; i < u->starved.n; i++)
+            if (get(u, u->starved.v[i]))
+                arm_recv(u, u->starved.v[i]);
+        u->starved.n = 0;
     }
     if (!b->nseg) {
         unbusy(u, f); /* idle memory: nothing attached while nothing waits */
@@ -637,11 +641,13 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
     return (long)got;
 }
 
+static void submit_send(uring *u, int fd);
+
 static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
 {
     uring *u = state;
     ufd *f = get(u, fd);
-    if (!f || !(f->flags & F_SOCKET) || (f->flags & F_CONNECTING))
+    if (!f || !is_conn(f))
         return ws__sock_writev(state, fd, iov, iovcnt);
     if (f->err)
         return f->err;
@@ -682,8 +688,10 @@ static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
         left -= n;
     }
     b->queued += (uint32_t)take;
-    if (!(f->flags & F_SENDING) && b->q == c && c->len == take)
-        push(&u->sendq, &u->nsend, &u->send_cap, fd); /* sent at the next poll */
+    /* Sent at the next poll, with whatever else this iteration adds; out of
+     * memory for the list, prepared now instead. */
+    if (!(f->flags & F_SENDING) && b->q == c && c->len == take && push(&u->sendq, fd) != 0)
+        submit_send(u, fd);
     return (long)take;
 }
 
@@ -793,7 +801,7 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
             b->seg0 = 0;
             b->segcap = cap;
         }
-        if (c->res == BUF_SIZE && u->defer)
+        if (c->res == BUF_SIZE && u->defer && !(f->flags & F_BULK))
             f->flags |= F_TO_BULK;
         b->segs[(b->seg0 + b->nseg) % b->segcap] = (seg){bid, 0, (uint16_t)c->res};
         b->nseg++;
@@ -814,7 +822,7 @@ ended:
         if (c->res == -ENOBUFS && u->provided < BUF_COUNT)
             provide(u, u->provided);
         if (c->res == -ENOBUFS && u->provided == BUF_COUNT)
-            push(&u->starved, &u->nstarved, &u->starved_cap, fd);
+            push(&u->starved, fd);
         else
             arm_recv(u, fd);
     }
@@ -924,7 +932,7 @@ static unsigned events_of(uring *u, int fd)
     ufd *f = get(u, fd);
     if (f->flags & F_CLOSING)
         return 0;
-    if (!(f->flags & F_SOCKET) || (f->flags & F_CONNECTING)) {
+    if (!is_conn(f)) {
         unsigned e = f->polled;
         f->polled = 0;
         arm_poll(u, fd); /* level-triggered: asked again while wanted */
@@ -952,9 +960,9 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
             return ws__from_errno(errno);
         u->enabled = true;
     }
-    for (int i = 0; i < u->nsend; i++)
-        submit_send(u, u->sendq[i]);
-    u->nsend = 0;
+    for (size_t i = 0; i < u->sendq.n; i++)
+        submit_send(u, u->sendq.v[i]);
+    u->sendq.n = 0;
     if (!u->wake_armed) {
         struct io_uring_sqe *s = sqe(u);
         if (s) {
@@ -964,12 +972,9 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
         }
     }
     /* Level-triggered: what is still unread is reported again at once. */
-    int still = 0;
-    for (int i = 0; i < u->nready; i++) {
-        ufd *f = get(u, u->ready[i]);
-        if (f->flags & F_SOCKET && !(f->flags & F_CONNECTING) && events_of(u, u->ready[i]))
-            still = 1;
-    }
+    bool still = false;
+    for (size_t i = 0; i < u->ready.n && !still; i++)
+        still = is_conn(get(u, u->ready.v[i])) && events_of(u, u->ready.v[i]);
     struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
                                    .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
     struct io_uring_cqe *cqe;
@@ -985,26 +990,27 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
         seen++;
     }
     io_uring_cq_advance(&u->ring, seen);
-    /* Report, keeping on the list what the caller must come back for. */
-    int k = 0, keep = 0;
-    for (int i = 0; i < u->nready; i++) {
-        int fd = u->ready[i];
+    /* Report. A connection with something to report stays on the list
+     * (level-triggered: reported again until it is read, or its interest
+     * changes); so does what did not fit in out. A polled fd is re-armed by
+     * events_of instead, and anything else comes back through mark_ready. */
+    int k = 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < u->ready.n; i++) {
+        int fd = u->ready.v[i];
         ufd *f = get(u, fd);
-        unsigned e = k < max ? events_of(u, fd) : 0;
+        bool full = k >= max;
+        unsigned e = full ? 0 : events_of(u, fd);
         if (e) {
             out[k].fd = fd;
             out[k++].events = e;
         }
-        bool pending = k >= max ||
-                       (f->flags & F_SOCKET && !(f->flags & (F_CONNECTING | F_CLOSING)) &&
-                        (nseg(f) || f->err || (f->flags & F_EOF) || (f->want & WS_IO_WRITE) ||
-                         (f->polled & WS_IO_READ)));
-        if (pending)
-            u->ready[keep++] = fd;
+        if (full || (e && is_conn(f)))
+            u->ready.v[keep++] = fd;
         else
             f->flags &= (uint16_t)~F_READY;
     }
-    u->nready = keep;
+    u->ready.n = keep;
     return k;
 }
 
