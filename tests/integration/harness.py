@@ -3,10 +3,9 @@
 port, read the port back from its first line, and always stop it by PID."""
 import asyncio
 import contextlib
-import os
 import re
 import resource
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,6 +62,14 @@ def server(binary, *args, nofile=None, port_arg="0", wrap=()):
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+
+
+def free_port():
+    """A loopback port free right now (for servers that take no port 0,
+    such as redis-server, or several processes sharing one port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def check(name, cond, detail=""):

@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 
-from harness import bounded, check, need, run, skip
+from harness import bounded, check, free_port, need, run, skip
 
 websockets = need("websockets", "python3-websockets")
 if not shutil.which("redis-server"):
@@ -33,14 +33,6 @@ tmp = tempfile.mkdtemp(prefix="wschat-cluster-")
 PRESENCE_MS = 3000
 os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=1") + ":quarantine_size_mb=0"
 procs = []  # everything started, stopped by PID at the end
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def redis_cmd(port, *args, timeout=2.0):

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from harness import bounded, check, need, run, server, skip, test_ca
+from harness import bounded, check, free_port, need, run, server, skip, test_ca
 
 websockets = need("websockets", "python3-websockets")
 if not shutil.which("openssl"):
@@ -263,14 +263,6 @@ async def main():
     finally:
         peer.kill()
         peer.wait()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 run(main, 280, lambda: shutil.rmtree(tmp, ignore_errors=True))
