@@ -615,7 +615,7 @@ def idle_breakdown(rows):
     """Where an idle connection's bytes go (10k connections): the library's
     per-connection parts from bench/idle_sizes, each table's doubling slack
     at this count, and what the measurement leaves (malloc's own overhead,
-    and for a sequential handler its coroutine: stack pages and struct)."""
+    and for a sequential handler its coroutine and kept request)."""
     res = {key: r for key, _, r in rows}.get("idle")
     exe = os.path.join(BUILD, "bench", "idle_sizes")
     if not res or not os.path.exists(exe):
@@ -648,7 +648,8 @@ def idle_breakdown(rows):
         base = res.get(c.replace("handler", "events"))
         coro = res[c] - base if "handler" in c and base else 0
         rest.append((coro, res[c] - known - coro))
-    lines.append("| the coroutine (stack pages touched, struct) | " +
+    lines.append("| the coroutine (its struct and the frames copied out of the loop's shared stack) "
+                 "and the request it keeps | " +
                  " | ".join(f"{co:.0f}" if "handler" in c else "–" for (c, _), (co, _) in zip(cols, rest)) + " |")
     lines.append("| the rest (malloc overhead, other allocations) | " +
                  " | ".join(f"{r:.0f}" for _, r in rest) + " |")

@@ -58,6 +58,13 @@ typedef struct ws_config {
     size_t max_headers;          /* 431 above it; 0 = 64 (at most 128) */
     size_t max_uri;              /* 414 above it; 0 = 4096 */
     size_t stack_size;           /* per sequential handler; 0 = 256 KiB */
+    /* Sequential handlers of a loop share one stack: a waiting handler
+     * keeps only the bytes its frames use (copied out and back when
+     * another runs), instead of a page of its own. Its locals then cannot
+     * be read from outside it while it waits (set them as session data
+     * or close-callback data and they are not there): true gives every
+     * handler its own stack instead. See docs/architecture.md. */
+    bool private_stacks;
 
     ws_log_fn log;               /* NULL = silent */
     void *log_ud;

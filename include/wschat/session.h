@@ -67,8 +67,10 @@ WS_API int ws_ping(ws_session *s, const void *data, size_t len);
 /* --- Receiving (sequential handlers only) ----------------------------
  * Waits for the next message, suspending only this session. Returns 0 with
  * *m filled, or WS_ECLOSED once the session has ended (then see
- * ws_session_close_reason), or WS_ESTATE when called outside a sequential
- * handler. Control frames are handled by the library and never returned. */
+ * ws_session_close_reason), WS_ESTATE when called outside a sequential
+ * handler, or WS_ENOMEM (nothing received) when there was no memory to park
+ * the handler's frames in (shared stacks). Control frames are handled by
+ * the library and never returned. */
 WS_API int ws_recv(ws_session *s, ws_msg *m);
 /* Like ws_recv but returns data frames one by one, unassembled (Ktor's raw
  * mode). Must be chosen before the first message: WS_ESTATE once ws_recv has
@@ -92,7 +94,8 @@ WS_API const ws_close_reason *ws_session_close_reason(const ws_session *s);
  * reason; after it returns the session is freed once the handler is done.
  * Several callbacks may be registered; they run in registration order.
  * Returns 0, WS_ENOMEM, or WS_ECLOSED if the session has already ended (the
- * callback will then not be called). */
+ * callback will then not be called). ud is kept as given: as with
+ * ws_session_set_data, not a sequential handler's locals. */
 typedef void (*ws_close_fn)(ws_session *s, const ws_close_reason *r, void *ud);
 WS_API int ws_on_close(ws_session *s, ws_close_fn cb, void *ud);
 
@@ -122,7 +125,11 @@ WS_API int ws_session_query(const ws_session *s, const char *name, char *buf, si
 WS_API int ws_session_cookie(const ws_session *s, const char *name, char *buf, size_t cap);
 /* Bytes queued and not yet written to the socket. */
 WS_API size_t ws_session_queued(const ws_session *s);
-/* Per-session user data; the library never touches it. */
+/* Per-session user data; the library never touches it. From a sequential
+ * handler, point it at heap memory, not at the handler's locals: with
+ * shared stacks (the default, see ws_config.private_stacks) those are not
+ * in place while the handler waits, which is when others read them (the
+ * library logs a warning when it sees such a pointer). */
 WS_API void ws_session_set_data(ws_session *s, void *data);
 WS_API void *ws_session_data(const ws_session *s);
 

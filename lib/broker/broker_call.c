@@ -146,12 +146,15 @@ int ws_broker_call(ws_session *s, ws_broker *b, uint32_t timeout_ms, ws_reply_fn
     void *saved = *ws__coro_user(s->co);
     *(call **)ws__coro_user(s->co) = c;
     s->wait = WS__WAIT_CALL;
-    while (s->wait == WS__WAIT_CALL && !c->done && !s->ended)
-        ws__coro_yield(s->co);
+    int yrc = 0;
+    while (s->wait == WS__WAIT_CALL && !c->done && !s->ended && (yrc = ws__coro_yield(s->co)) == 0)
+        ;
     s->wait = WS__WAIT_NONE;
     *ws__coro_user(s->co) = saved;
     ws_timer_free(deadline);
-    if (!c->done)
+    if (yrc < 0)
+        rc = yrc;
+    else if (!c->done)
         rc = WS_ECLOSED; /* the session ended while waiting */
     else if (c->err)
         rc = c->err;

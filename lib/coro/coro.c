@@ -3,6 +3,7 @@
  * The register switch itself is in switch_<arch>.S, or ucontext (below)
  * where no assembly exists for the target. */
 #include "coro/coro.h"
+#include "wschat/error.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,14 @@
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
+void __asan_unpoison_memory_region(const volatile void *addr, size_t size);
+/* A suspended coroutine's frames keep their redzones poisoned; copied out
+ * or overwritten by another's, that shadow would be wrong for whatever runs
+ * there next, so the region is cleared (those frames lose redzone checks
+ * once they have been copied, nothing else does). */
+#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define UNPOISON(p, n) ((void)0)
 #endif
 
 #ifdef WS_CORO_UCONTEXT
@@ -38,12 +47,17 @@ struct ws__coro {
     void *sp;           /* the coroutine's saved stack pointer */
     void *caller_sp;    /* the resumer's saved stack pointer */
 #endif
-    void *map;          /* the whole mapping, guard page first */
+    void *map;          /* the whole mapping, guard page first; NULL on a shared stack */
     uint8_t *stack;     /* usable stack start (above the guard) */
     size_t size;
     ws__coro_fn fn;
     void *arg;
     void *user;
+    /* Shared stack: the frames [sp, top) while another coroutine runs. */
+    ws__stack_pool *pool;
+    uint8_t *save;
+    size_t save_len, save_cap;
+    bool fresh; /* shared stack, never run: its first frame is not laid yet */
     bool done;
 #ifdef WS_ASAN
     void *fake_stack;
@@ -54,38 +68,60 @@ struct ws__coro {
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
-void ws__stack_pool_init(ws__stack_pool *p, size_t size)
+void ws__stack_pool_init(ws__stack_pool *p, size_t size, bool shared)
 {
     memset(p, 0, sizeof *p);
     size_t pg = page_size();
     p->size = (size + pg - 1) / pg * pg;
+#ifndef WS_CORO_UCONTEXT
+    p->shared = shared;
+#else
+    (void)shared;
+#endif
 }
 
 void ws__stack_pool_fini(ws__stack_pool *p)
 {
     for (size_t i = 0; i < p->n; i++)
         munmap(p->free[i], p->size + page_size());
+    if (p->shared_map)
+        munmap(p->shared_map, p->size + page_size());
     free(p->free);
     p->free = NULL;
+    p->shared_map = NULL;
+    p->owner = NULL;
     p->n = p->cap = 0;
+}
+
+bool ws__stack_pool_on_shared(const ws__stack_pool *p, const void *ptr)
+{
+    if (!p->shared_map)
+        return false;
+    const uint8_t *lo = (const uint8_t *)p->shared_map + page_size();
+    return (const uint8_t *)ptr >= lo && (const uint8_t *)ptr < lo + p->size;
+}
+
+static void *stack_map(size_t size)
+{
+    size_t pg = page_size();
+    /* MAP_NORESERVE and lazy faulting: an idle session costs only the pages
+     * its handler actually touched. */
+    void *m = mmap(NULL, size + pg, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (mprotect(m, pg, PROT_NONE) != 0) {
+        munmap(m, size + pg);
+        return NULL;
+    }
+    return m;
 }
 
 static void *stack_get(ws__stack_pool *p)
 {
     if (p->n)
         return p->free[--p->n];
-    size_t pg = page_size();
-    /* MAP_NORESERVE and lazy faulting: an idle session costs only the pages
-     * its handler actually touched. */
-    void *m = mmap(NULL, p->size + pg, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    if (mprotect(m, pg, PROT_NONE) != 0) {
-        munmap(m, p->size + pg);
-        return NULL;
-    }
-    return m;
+    return stack_map(p->size);
 }
 
 #define POOL_KEEP 256
@@ -183,20 +219,32 @@ static int prepare(ws__coro *c)
     return 0;
 }
 
+static uint8_t *stack_top(const ws__coro *c) { return c->stack + c->size; }
+
 ws__coro *ws__coro_new(ws__stack_pool *p, ws__coro_fn fn, void *arg)
 {
     ws__coro *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->size = p->size;
+    c->fn = fn;
+    c->arg = arg;
+    if (p->shared) {
+        if (!p->shared_map && !(p->shared_map = stack_map(p->size))) {
+            free(c);
+            return NULL;
+        }
+        c->pool = p;
+        c->stack = (uint8_t *)p->shared_map + page_size();
+        c->fresh = true; /* laid out when it first gets the stack */
+        return c;
+    }
     c->map = stack_get(p);
     if (!c->map) {
         free(c);
         return NULL;
     }
     c->stack = (uint8_t *)c->map + page_size();
-    c->size = p->size;
-    c->fn = fn;
-    c->arg = arg;
     if (prepare(c) != 0) {
         stack_put(p, c->map);
         free(c);
@@ -205,8 +253,47 @@ ws__coro *ws__coro_new(ws__stack_pool *p, ws__coro_fn fn, void *arg)
     return c;
 }
 
+/* Copies the owner's frames out (into the buffer its yield made room in). */
+static void stash(ws__coro *o)
+{
+#ifdef WS_CORO_UCONTEXT
+    (void)o;
+    abort(); /* pools are never shared with ucontext */
+#else
+    uint8_t *sp = o->sp;
+    size_t len = (size_t)(stack_top(o) - sp);
+    if (len > o->save_cap)
+        abort(); /* yield's margin was wrong: copying would overrun */
+    UNPOISON(sp, len);
+    memcpy(o->save, sp, len);
+    o->save_len = len;
+#endif
+}
+
+/* Gives c the shared stack: whoever had it is copied out, c's frames in. */
+static void take_stack(ws__coro *c)
+{
+    ws__stack_pool *p = c->pool;
+    if (p->owner == c)
+        return;
+    if (p->owner)
+        stash(p->owner);
+    p->owner = c;
+    if (c->fresh) {
+        c->fresh = false;
+        UNPOISON(c->stack, c->size);
+        (void)prepare(c); /* cannot fail with the assembly switch */
+        return;
+    }
+    uint8_t *sp = stack_top(c) - c->save_len;
+    UNPOISON(sp, c->save_len);
+    memcpy(sp, c->save, c->save_len);
+}
+
 void ws__coro_resume(ws__coro *c)
 {
+    if (c->pool)
+        take_stack(c);
 #ifdef WS_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, c->stack, c->size);
@@ -219,10 +306,36 @@ void ws__coro_resume(ws__coro *c)
 #ifdef WS_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
+    if (c->pool && c->done) {
+        c->pool->owner = NULL;
+        UNPOISON(c->stack, c->size); /* its dead frames' redzones */
+    }
 }
 
-void ws__coro_yield(ws__coro *c)
+/* Room for what yield and the switch push below the caller's frame. */
+#define SWITCH_MARGIN 512
+
+/* Makes sure the frames in use now can be copied out when another
+ * coroutine takes the stack, so that taking it never allocates. */
+static int reserve_save(ws__coro *c)
 {
+    uint8_t *here = __builtin_frame_address(0);
+    size_t need = (size_t)(stack_top(c) - here) + SWITCH_MARGIN;
+    if (need <= c->save_cap)
+        return 0;
+    size_t cap = (need + 255) & ~(size_t)255;
+    uint8_t *b = realloc(c->save, cap);
+    if (!b)
+        return WS_ENOMEM;
+    c->save = b;
+    c->save_cap = cap;
+    return 0;
+}
+
+int ws__coro_yield(ws__coro *c)
+{
+    if (c->pool && reserve_save(c) != 0)
+        return WS_ENOMEM;
 #ifdef WS_ASAN
     __sanitizer_start_switch_fiber(&c->fake_stack, c->caller_bottom, c->caller_size);
 #endif
@@ -234,17 +347,28 @@ void ws__coro_yield(ws__coro *c)
 #ifdef WS_ASAN
     __sanitizer_finish_switch_fiber(c->fake_stack, &c->caller_bottom, &c->caller_size);
 #endif
+    return 0;
 }
 
 void **ws__coro_user(ws__coro *c) { return &c->user; }
 
 bool ws__coro_done(const ws__coro *c) { return c->done; }
 
+size_t ws__coro_saved(const ws__coro *c) { return c->save_cap; }
+
 void ws__coro_free(ws__stack_pool *p, ws__coro *c)
 {
     if (!c)
         return;
-    stack_put(p, c->map);
+    if (c->pool) {
+        if (p->owner == c) {
+            p->owner = NULL;
+            UNPOISON(c->stack, c->size);
+        }
+        free(c->save);
+    } else {
+        stack_put(p, c->map);
+    }
     free(c);
 }
 

@@ -53,7 +53,9 @@ int ws__seq_deliver(ws_session *s, ws_msg *m)
         return 0; /* the handler has returned: input is read and dropped */
     if (s->wait != WS__WAIT_RECV)
         return 1;
-    **(ws_msg **)ws__coro_user(s->co) = *m;
+    /* The handler reads it from here once resumed (its own frames may not
+     * be in place while it waits: shared stacks). */
+    *(const ws_msg **)ws__coro_user(s->co) = m;
     s->got_msg = true;
     s->wait = WS__WAIT_NONE;
     resume(s);
@@ -116,13 +118,18 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     }
     if (s->ended)
         return WS_ECLOSED;
-    *(ws_msg **)ws__coro_user(s->co) = m;
     s->got_msg = false;
     s->wait = WS__WAIT_RECV;
-    while (s->wait == WS__WAIT_RECV)
-        ws__coro_yield(s->co);
+    while (s->wait == WS__WAIT_RECV) {
+        int rc = ws__coro_yield(s->co);
+        if (rc < 0) {
+            s->wait = WS__WAIT_NONE;
+            return rc;
+        }
+    }
     if (s->got_msg) {
         s->got_msg = false;
+        *m = **(const ws_msg **)ws__coro_user(s->co);
         return 0;
     }
     return WS_ECLOSED;

@@ -96,7 +96,7 @@ int ws__host_prepare(ws__host *h)
         w->index = i;
         w->loop.before_poll = ws__worker_flush;
         w->loop.before_poll_ud = w;
-        ws__stack_pool_init(&w->stacks, h->cfg.stack_size);
+        ws__stack_pool_init(&w->stacks, h->cfg.stack_size, !h->cfg.private_stacks);
         h->nworkers++;
     }
     ws__worker *w0 = &h->workers[0];

@@ -434,8 +434,11 @@ int ws__session_after_send(ws_session *s, int rc)
         s->above_hw = true;
         if (s->co && s->w->current == s && !ws__coro_done(s->co)) {
             s->wait = WS__WAIT_DRAIN;
+            /* Out of memory to wait with: the message is queued, so go on
+             * (the hard limit still bounds the queue). */
             while (s->wait == WS__WAIT_DRAIN)
-                ws__coro_yield(s->co);
+                if (ws__coro_yield(s->co) < 0)
+                    s->wait = WS__WAIT_NONE;
             if (s->ended)
                 return WS_ECLOSED;
         }

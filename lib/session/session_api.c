@@ -118,10 +118,24 @@ const ws_close_reason *ws_session_close_reason(const ws_session *s)
     return s && s->ended && s->conn_ready ? ws__session_reason(s) : NULL;
 }
 
+/* A pointer into a sequential handler's frames, kept for later, is read by
+ * the loop while the handler waits, when (on a shared stack) those frames
+ * are elsewhere: say so, since nothing else would until data is wrong. */
+static void warn_if_on_stack(const ws_session *s, const void *p, const char *what)
+{
+    if (p && s->co && ws__stack_pool_on_shared(&s->w->stacks, p))
+        ws__log(&s->w->host->log, WS_LOG_WARN,
+                "%s: the pointer is into a sequential handler's frame, which is not in place "
+                "while the handler waits (shared stacks): pass heap memory, or set "
+                "ws_config.private_stacks",
+                what);
+}
+
 int ws_on_close(ws_session *s, ws_close_fn cb, void *ud)
 {
     if (!s || !cb)
         return WS_EINVAL;
+    warn_if_on_stack(s, ud, "ws_on_close");
     if (s->ended)
         return WS_ECLOSED;
     ws__close_cb *c = malloc(sizeof *c);
@@ -187,8 +201,10 @@ int ws_session_cookie(const ws_session *s, const char *name, char *buf, size_t c
 size_t ws_session_queued(const ws_session *s) { return s ? s->q.bytes : 0; }
 void ws_session_set_data(ws_session *s, void *data)
 {
-    if (s)
-        s->data = data;
+    if (!s)
+        return;
+    warn_if_on_stack(s, data, "ws_session_set_data");
+    s->data = data;
 }
 void *ws_session_data(const ws_session *s) { return s ? s->data : NULL; }
 

@@ -1223,6 +1223,78 @@ static void test_static_files(void **s)
     rmdir(dir);
 }
 
+/* Shared stacks: every waiting handler's frames are copied out when another
+ * runs. Each handler keeps a pattern in its locals and checks it after each
+ * wait, with ten handlers taking turns. */
+static void pattern_handler(ws_session *s, void *ud)
+{
+    (void)ud;
+    unsigned char pat[700];
+    unsigned char *self = pat; /* a pointer into its own frame */
+    unsigned seed = (unsigned)ws_session_get_id(s) * 31u;
+    for (size_t i = 0; i < sizeof pat; i++)
+        pat[i] = (unsigned char)(seed + i * 13);
+    char keep[4];
+    if (ws_session_query(s, "keep", keep, sizeof keep) >= 0)
+        ws_session_set_data(s, pat); /* wrong with shared stacks: warned */
+    ws_msg m;
+    int round = 0;
+    while (ws_recv(s, &m) == WS_OK) {
+        bool same = true;
+        for (size_t i = 0; i < sizeof pat; i++)
+            same = same && self[i] == (unsigned char)(seed + i * 13);
+        ws_sendf(s, "%s:%d", same ? "ok" : "bad", ++round);
+    }
+}
+
+static void stacks_run(bool private_stacks, const char *path, char *logbuf)
+{
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem",
+                   .io_arg = net,
+                   .no_signals = true,
+                   .log = log_capture,
+                   .log_ud = logbuf,
+                   .log_level = WS_LOG_DEBUG,
+                   .private_stacks = private_stacks};
+    ws_server *srv = ws_server_new(&c);
+    ws_route(srv, "/p", pattern_handler, NULL);
+    ws_server_start(srv);
+    enum { N = 10 };
+    peer p[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(peer_open(&p[i], srv, net, ws_server_port(srv), path, NULL, NULL), 101);
+    for (int round = 1; round <= 4; round++) {
+        for (int k = 0; k < N; k++) /* reversed on even rounds */
+            peer_send_text(&p[round % 2 ? k : N - 1 - k], "x");
+        char want[16];
+        snprintf(want, sizeof want, "ok:%d", round);
+        for (int i = 0; i < N; i++)
+            assert_true(peer_expect_text(&p[i], want));
+    }
+    for (int i = 0; i < N; i++)
+        peer_free(&p[i]);
+    ws_server_free(srv);
+    ws_mem_net_free(net);
+}
+
+static void test_handler_stacks(void **s)
+{
+    (void)s;
+    static char logbuf[4096];
+    logbuf[0] = 0;
+    stacks_run(false, "/p", logbuf);
+    stacks_run(true, "/p", logbuf);
+    assert_null(strstr(logbuf, "sequential handler's frame"));
+    /* A pointer into the frames kept as session data is reported on shared
+     * stacks only (with private stacks it stays valid). */
+    stacks_run(true, "/p?keep=1", logbuf);
+    assert_null(strstr(logbuf, "sequential handler's frame"));
+    stacks_run(false, "/p?keep=1", logbuf);
+    assert_non_null(
+        strstr(logbuf, "ws_session_set_data: the pointer is into a sequential handler's frame"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1279,6 +1351,7 @@ int main(void)
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_recv_frame),
         cmocka_unit_test(test_static_files),
+        cmocka_unit_test(test_handler_stacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

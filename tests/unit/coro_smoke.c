@@ -63,12 +63,15 @@ static void body(void *arg)
     }
 }
 
-int main(void)
+/* Every coroutine interleaved with the others, on private stacks or on one
+ * shared stack (where each switch also copies frames out and back). */
+static int run(bool shared)
 {
     ws__stack_pool pool;
-    ws__stack_pool_init(&pool, 64 * 1024);
+    ws__stack_pool_init(&pool, 64 * 1024, shared);
     enum { N = 50 };
     static pp ps[N];
+    memset(ps, 0, sizeof ps);
     for (int i = 0; i < N; i++) {
         ps[i].id = i + 1;
         ps[i].c = ws__coro_new(&pool, body, &ps[i]);
@@ -90,6 +93,9 @@ int main(void)
         ws__coro_free(&pool, ps[i].c);
     }
     ws__stack_pool_fini(&pool);
-    printf("coroutines (%s): %d of %d correct\n", ws__coro_flavour(), N - bad, N);
-    return bad ? 1 : 0;
+    printf("coroutines (%s, %s stacks): %d of %d correct\n", ws__coro_flavour(),
+           shared ? "shared" : "private", N - bad, N);
+    return bad;
 }
+
+int main(void) { return run(false) + run(true) ? 1 : 0; }
