@@ -632,8 +632,8 @@ def idle_breakdown(rows):
               "the table's slack is never touched)", sz["slot"] + sz["free_slot"], "all"),
              (f"loop watcher entry ({sz['watcher']} B, fd table at {cap:,}, zeroed)", sz["watcher"] * cap / n,
               "all"),
-             ("io_uring fd entry (24 B, pages of 256)", 24 * ((n + 255) // 256 * 256) / n, "io_uring"),
-             ("io_uring buffers provided and touched (32 x 4 KiB, shared)", 32 * 4096 / n, "io_uring")]
+             ("io_uring fd entry (12 B, pages of 256)", 12 * ((n + 255) // 256 * 256) / n, "io_uring"),
+             ("io_uring buffers provided and touched (8 x 4 KiB, shared)", 8 * 4096 / n, "io_uring")]
     cols = [("libwschat events", "callbacks, epoll"), ("libwschat events io_uring", "callbacks, io_uring"),
             ("libwschat handler", "sequential, epoll"), ("libwschat handler io_uring", "sequential, io_uring")]
     cols = [(c, l) for c, l in cols if c in res]

@@ -84,7 +84,7 @@ static void finish(call *c, int err)
     c->done = true;
     c->err = err;
     ws_session *s = ws__worker_lookup(c->w, c->id);
-    if (s && s->wait == WS__WAIT_CALL && *(call **)ws__coro_user(s->co) == c)
+    if (s && s->wait == WS__WAIT_CALL && *(call **)ws__coro_user(ws__s_co(s)) == c)
         ws__seq_wake(s);
 }
 
@@ -121,7 +121,7 @@ int ws_broker_call(ws_session *s, ws_broker *b, uint32_t timeout_ms, ws_reply_fn
 {
     if (!s || !b)
         return WS_EINVAL;
-    if (!s->co || s->w->current != s)
+    if (!ws__s_co(s) || s->w->current != s)
         return WS_ESTATE; /* only a sequential handler can wait */
     if (s->ended)
         return WS_ECLOSED;
@@ -143,14 +143,15 @@ int ws_broker_call(ws_session *s, ws_broker *b, uint32_t timeout_ms, ws_reply_fn
     ws_timer_start(deadline, timeout_ms ? timeout_ms : 5000, 0);
     /* The coroutine's user slot names what it waits for (as ws_recv's
      * holds where the message goes). */
-    void *saved = *ws__coro_user(s->co);
-    *(call **)ws__coro_user(s->co) = c;
+    void *saved = *ws__coro_user(ws__s_co(s));
+    *(call **)ws__coro_user(ws__s_co(s)) = c;
     s->wait = WS__WAIT_CALL;
     int yrc = 0;
-    while (s->wait == WS__WAIT_CALL && !c->done && !s->ended && (yrc = ws__coro_yield(s->co)) == 0)
+    while (s->wait == WS__WAIT_CALL && !c->done && !s->ended &&
+           (yrc = ws__coro_yield(ws__s_co(s))) == 0)
         ;
     s->wait = WS__WAIT_NONE;
-    *ws__coro_user(s->co) = saved;
+    *ws__coro_user(ws__s_co(s)) = saved;
     ws_timer_free(deadline);
     if (yrc < 0)
         rc = yrc;

@@ -199,7 +199,7 @@ int ws__dial_prepare(ws__host *h, const char *url, const ws_connect_options *opt
 
 /* --- on the loop ------------------------------------------------------------- */
 
-static ws__dial *dial_of(ws_session *s) { return s->hs; }
+static ws__dial *dial_of(ws_session *s) { return ws__s_hs(s); }
 
 /* Tries the remaining addresses until one is connecting; fails the attempt
  * when none is left. */
@@ -245,7 +245,7 @@ static void resolved(ws__loop *l, uint64_t tag, int err, struct addrinfo *ai)
 {
     ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     ws_session *s = ws__worker_lookup(w, tag);
-    if (!s || s->phase != WS__PH_CONNECT || !s->hs) { /* gone, or timed out meanwhile */
+    if (!s || s->phase != WS__PH_CONNECT || !ws__s_hs(s)) { /* gone, or timed out meanwhile */
         if (ai)
             freeaddrinfo(ai);
         return;
@@ -308,7 +308,7 @@ static int start_on(ws__worker *w, ws__cconn *cc, ws__dial *d, ws_session_id *id
     }
     atomic_fetch_add(&w->host->nconns, 1);
     s->h = &cc->h;
-    s->hs = d;
+    s->x->hs = d;
     snprintf(s->peer, 64, "%s:%d", d->host, d->port);
     *idp = s->id;
     if (id)

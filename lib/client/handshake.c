@@ -12,13 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ws__dial *dial_of(ws_session *s) { return s->hs; }
+static ws__dial *dial_of(ws_session *s) { return ws__s_hs(s); }
 static ws__cconn *cconn_of(const ws_session *s) { return WS__OWNER_OF(s->h, ws__cconn, h); }
 
 static void release_dial(ws_session *s)
 {
-    ws__dial_free(s->hs);
-    s->hs = NULL;
+    ws__dial *d = ws__s_hs(s);
+    if (d) {
+        ws__dial_free(d);
+        s->x->hs = NULL;
+        ws__session_trim(s);
+    }
 }
 
 static void destroy(ws_session *s)
@@ -62,11 +66,11 @@ void ws__client_send_request(ws_session *s)
     if (d->tls) {
         /* wss://: the ClientHello goes first; the request waits in the
          * queue until the handshake is done. */
-        if (!(s->tls = ws__tls_new(d->tls, true, d->server_name))) {
+        if (!(s->x->tls = ws__tls_new(d->tls, true, d->server_name))) {
             ws__client_fail(s, WS_ENOMEM, 0, NULL);
             return;
         }
-        ws__tls_start(s->tls);
+        ws__tls_start(s->x->tls);
     }
     if (ws__session_queue_raw(s, d->request, d->request_len, NULL, 0) < 0) {
         ws__client_fail(s, WS_ENOMEM, 0, NULL);
@@ -114,11 +118,12 @@ static void finish(ws_session *s, const ws__http_response *resp, size_t head_len
         return;
     }
     const char *head = (const char *)d->head.data;
-    if (!(s->req = malloc(sizeof *s->req)) ||
-        ws__request_init_response(s->req, resp, head, head_len, cc->h.path, d->query, s->peer) <
+    ws__sess_more *x = s->x;
+    if (!(x->req = malloc(sizeof *x->req)) ||
+        ws__request_init_response(x->req, resp, head, head_len, cc->h.path, d->query, s->peer) <
             0) {
-        free(s->req);
-        s->req = NULL;
+        free(x->req);
+        x->req = NULL;
         ws__ext_chain_free(chain);
         ws__client_fail(s, WS_ENOMEM, 0, NULL);
         return;
@@ -181,10 +186,10 @@ static void lost(ws_session *s, int err)
 {
     /* The connection ended under the attempt: the server closed it before
      * answering, a reset, or the client is stopping. */
-    const char *why = err == WS_ECLOSED                  ? "the client is stopping"
-                      : s->tls && *ws__tls_error(s->tls) ? ws__tls_error(s->tls)
-                      : s->phase == WS__PH_HANDSHAKE     ? "the connection closed before the 101"
-                                                         : NULL;
+    const char *why = err == WS_ECLOSED                           ? "the client is stopping"
+                      : ws__s_tls(s) && *ws__tls_error(s->x->tls) ? ws__tls_error(s->x->tls)
+                      : s->phase == WS__PH_HANDSHAKE ? "the connection closed before the 101"
+                                                     : NULL;
     report(s, err ? err : WS_EIO, 0, why);
 }
 

@@ -323,12 +323,12 @@ static int chain_encode(void *st, uint8_t opcode, const uint8_t *in, size_t len,
     return 1;
 }
 
-void ws__ext_chain_attach(ws__ext_chain *c, ws__conn *conn)
+int ws__ext_chain_attach(ws__ext_chain *c, ws__conn *conn)
 {
     ws__buf_init(&c->tmp, 0);
     c->xform.decode = chain_decode;
     c->xform.encode = chain_encode;
     c->xform.st = c;
     c->xform.rsv_mask = (uint8_t)c->rsv_mask;
-    ws__conn_set_xform(conn, &c->xform);
+    return ws__conn_set_xform(conn, &c->xform);
 }

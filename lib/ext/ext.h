@@ -47,6 +47,6 @@ int ws__ext_accept(const ws_extension *const *offered, size_t n, const ws__http_
                    size_t nheaders, ws__ext_chain **out);
 void ws__ext_chain_free(ws__ext_chain *c);
 /* Wires the chain into a connection as its transform. */
-void ws__ext_chain_attach(ws__ext_chain *c, ws__conn *conn);
+int ws__ext_chain_attach(ws__ext_chain *c, ws__conn *conn);
 
 #endif

@@ -46,6 +46,8 @@ void ws__loop_fini(ws__loop *l)
 
 int ws__loop_watch(ws__loop *l, int fd, unsigned events, ws__io_cb cb, void *ud)
 {
+    if ((uintptr_t)ud & WS__WATCH_EVMASK || events & ~(unsigned)WS__WATCH_EVMASK)
+        return WS_EINVAL; /* ud's low bits carry the interest */
     ws__watcher *grown = ws__grow_zeroed(l->w, &l->wcap, fd, sizeof *l->w);
     if (!grown)
         return WS_ENOMEM;
@@ -55,13 +57,12 @@ int ws__loop_watch(ws__loop *l, int fd, unsigned events, ws__io_cb cb, void *ud)
     bool known = w->cb != NULL;
     if (!known)
         rc = l->io->add(l->io_state, fd, events);
-    else if (w->events != events)
+    else if ((w->ud_events & WS__WATCH_EVMASK) != events)
         rc = l->io->mod(l->io_state, fd, events);
     if (rc < 0)
         return rc;
     w->cb = cb;
-    w->ud = ud;
-    w->events = events;
+    w->ud_events = (uintptr_t)ud | events;
     return 0;
 }
 
@@ -140,7 +141,8 @@ int ws__loop_run_once(ws__loop *l, int timeout_ms)
         int fd = l->fired[i].fd;
         /* A callback earlier in this batch may have closed this fd. */
         if (fd >= 0 && fd < l->wcap && l->w[fd].cb)
-            l->w[fd].cb(l, fd, l->fired[i].events, l->w[fd].ud);
+            l->w[fd].cb(l, fd, l->fired[i].events,
+                        (void *)(l->w[fd].ud_events & ~WS__WATCH_EVMASK));
     }
     ws__timer *t;
     while ((t = ws__timer_pop_expired(&l->timers, l->now)) != NULL)

@@ -18,11 +18,13 @@ typedef struct ws_loop ws__loop;
 typedef void (*ws__io_cb)(ws__loop *l, int fd, unsigned events, void *ud);
 typedef void (*ws__task_fn)(ws__loop *l, void *arg);
 
+/* One per fd, so 16 bytes: the interest (WS_IO_READ | WS_IO_WRITE) rides
+ * in the low bits of ud, which is always a malloc'd (aligned) object. */
 typedef struct ws__watcher {
     ws__io_cb cb;
-    void *ud;
-    unsigned events;
+    uintptr_t ud_events;
 } ws__watcher;
+#define WS__WATCH_EVMASK ((uintptr_t)(WS_IO_READ | WS_IO_WRITE))
 
 typedef struct ws__task {
     struct ws__task *next;

@@ -49,13 +49,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define RING_ENTRIES 4096
+#define RING_ENTRIES 1024
 #define BUF_SIZE (16 * 1024)
 #define BUF_COUNT 512 /* a power of two; 8 MiB of address space, touched as used */
 /* Provided at first; doubled whenever a receive finds none left. The ring
  * hands buffers out in turn, so every provided one gets touched: starting
  * small keeps an idle server's resident memory small. */
-#define BUF_START 32
+#define BUF_START 8
 #define PAGE_FDS 256 /* the fd table grows by pages of this many entries */
 /* Kept for reuse rather than freed: a broadcast to N members attaches N
  * busy parts and N chunks, and gives them all back one iteration later. */
@@ -108,20 +108,24 @@ typedef struct ubusy {
     uint32_t queued; /* bytes in q */
     chunk *q, *qtail;
     struct ubusy *next; /* on the spare list */
+    uint32_t ix;        /* in uring.parts, for as long as it exists */
 } ubusy;
 
 /* Per fd, in a table of pages indexed by fd. Small: idle memory (24 B). */
+/* One per fd, 12 bytes: its busy part by index rather than pointer, the
+ * rest in bit-fields (user_data carries 24 bits of generation anyway). */
 typedef struct ufd {
-    uint32_t gen;
-    uint16_t flags;
-    uint8_t want;   /* WS_IO_* asked for */
-    uint8_t polled; /* a polled fd's events from its last completion */
-    uint8_t armed;  /* what its armed poll waits for */
-    uint8_t nops;   /* operations in flight (recv, poll, send, linger) */
-    int16_t err;    /* a ws_err from the receive or send side, 0 if none */
-    ubusy *b;       /* NULL while nothing waits */
+    uint32_t bi; /* busy part: uring.parts[bi - 1]; 0 while nothing waits */
+    unsigned gen : 24;
+    unsigned nops : 5;   /* operations in flight (recv, poll, send, cancel, linger) */
+    unsigned polled : 3; /* a polled fd's events from its last completion (with WS_IO_ERROR) */
+    unsigned flags : 12;
+    unsigned want : 2;  /* WS_IO_READ | WS_IO_WRITE asked for */
+    unsigned armed : 2; /* what its armed poll waits for */
+    int err : 8;        /* a ws_err from the receive or send side, 0 if none */
 } ufd;
-_Static_assert(sizeof(void *) != 8 || sizeof(ufd) <= 24, "ufd is idle memory: keep it small");
+_Static_assert(sizeof(ufd) <= 12, "ufd is idle memory: keep it small");
+_Static_assert(F_TO_BULK < 1 << 12 && WS_EBROKER >= -128, "ufd's bit-fields hold these");
 
 typedef struct fdlist {
     int *v;
@@ -142,6 +146,12 @@ typedef struct uring {
     int npages;
     ubusy *spare;
     int nspare;
+    /* Every busy part that exists, attached or spare, by its ix; a freed
+     * part leaves a hole, reused first. */
+    ubusy **parts;
+    size_t nparts, parts_cap;
+    uint32_t *holes;
+    size_t nholes, holes_cap;
     struct chunk *spare_chunks;
     int nspare_chunks;
     fdlist ready;   /* fds with something to report (F_READY) */
@@ -193,40 +203,78 @@ static ufd *slot(uring *u, int fd)
     return &u->pages[pg][fd % PAGE_FDS];
 }
 
+/* f's busy part, or NULL. */
+static ubusy *busy_of(const uring *u, const ufd *f) { return f->bi ? u->parts[f->bi - 1] : NULL; }
+
+static ubusy *part_new(uring *u)
+{
+    if (!u->nholes && u->nparts == u->parts_cap) {
+        ubusy **v = ws__grow_doubling(u->parts, &u->parts_cap, sizeof *v, 256);
+        if (!v)
+            return NULL;
+        u->parts = v;
+    }
+    ubusy *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->ix = u->nholes ? u->holes[--u->nholes] : (uint32_t)u->nparts++;
+    u->parts[b->ix] = b;
+    return b;
+}
+
+static void part_free(uring *u, ubusy *b)
+{
+    u->parts[b->ix] = NULL;
+    if (u->nholes == u->holes_cap) {
+        uint32_t *v = ws__grow_doubling(u->holes, &u->holes_cap, sizeof *v, 64);
+        if (v)
+            u->holes = v; /* else the index stays unused */
+    }
+    if (u->nholes < u->holes_cap)
+        u->holes[u->nholes++] = b->ix;
+    free(b->segs);
+    free(b);
+}
+
 /* f's busy part, attached if need be; NULL on ENOMEM. */
 static ubusy *busy(uring *u, ufd *f)
 {
-    if (f->b)
-        return f->b;
+    ubusy *b = busy_of(u, f);
+    if (b)
+        return b;
     if (u->spare) {
-        f->b = u->spare;
-        u->spare = f->b->next;
+        b = u->spare;
+        u->spare = b->next;
         u->nspare--;
-    } else {
-        f->b = calloc(1, sizeof *f->b);
+    } else if (!(b = part_new(u))) {
+        return NULL;
     }
-    return f->b;
+    f->bi = b->ix + 1;
+    return b;
 }
 
 /* Detaches f's busy part once nothing waits in it. */
 static void unbusy(uring *u, ufd *f)
 {
-    ubusy *b = f->b;
+    ubusy *b = busy_of(u, f);
     if (!b || b->nseg || b->q)
         return;
-    f->b = NULL;
+    f->bi = 0;
     b->seg0 = 0;
     if (u->nspare < SPARE_MAX) {
         b->next = u->spare;
         u->spare = b;
         u->nspare++;
     } else {
-        free(b->segs);
-        free(b);
+        part_free(u, b);
     }
 }
 
-static uint16_t nseg(const ufd *f) { return f->b ? f->b->nseg : 0; }
+static uint16_t nseg(const uring *u, const ufd *f)
+{
+    const ubusy *b = busy_of(u, f);
+    return b ? b->nseg : 0;
+}
 
 /* A connection of ours, past connecting: received and sent through the ring. */
 static bool is_conn(const ufd *f) { return (f->flags & F_SOCKET) && !(f->flags & F_CONNECTING); }
@@ -353,7 +401,7 @@ static void cancel(uring *u, int fd, int op)
 
 static void free_queues(uring *u, ufd *f)
 {
-    ubusy *b = f->b;
+    ubusy *b = busy_of(u, f);
     if (!b)
         return;
     for (uint16_t i = 0; i < b->nseg; i++)
@@ -462,6 +510,8 @@ static void ur_destroy(void *state)
         free(b->segs);
         free(b);
     }
+    free(u->parts);
+    free(u->holes);
     for (chunk *c = u->spare_chunks, *n; c; c = n) {
         n = c->next;
         free(c);
@@ -493,7 +543,7 @@ static int ur_mod(void *state, int fd, unsigned events)
             cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
         else if (f->flags & F_POLL)
             cancel(u, fd, OP_POLL);
-        if (nseg(f) || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
+        if (nseg(u, f) || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
             mark_ready(u, fd);
     } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
         /* Waiting for less than is wanted now (hiredis asking to write):
@@ -594,8 +644,8 @@ static long ur_read(void *state, int fd, void *buf, size_t len)
     ufd *f = get(u, fd);
     if (!f || !(f->flags & F_SOCKET))
         return ws__sock_read(state, fd, buf, len);
-    ubusy *b = f->b;
-    if (!nseg(f)) {
+    ubusy *b = busy_of(u, f);
+    if (!nseg(u, f)) {
         if (f->err)
             return f->err;
         if (f->flags & F_EOF)
@@ -654,7 +704,8 @@ static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    if (!(f->b && f->b->q) && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
+    const ubusy *fb = busy_of(u, f);
+    if (!(fb && fb->q) && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
         return ws__sock_writev(state, fd, iov, iovcnt); /* nothing ahead of it */
     ubusy *b = busy(u, f);
     if (!b)
@@ -698,12 +749,13 @@ static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
 static void submit_send(uring *u, int fd)
 {
     ufd *f = get(u, fd);
-    if (f->flags & F_SENDING || !f->b || !f->b->q || f->err)
+    const ubusy *b = busy_of(u, f);
+    if (f->flags & F_SENDING || !b || !b->q || f->err)
         return;
     struct io_uring_sqe *s = sqe(u);
     if (!s)
         return;
-    chunk *c = f->b->q;
+    chunk *c = b->q;
     io_uring_prep_send(s, fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(s, ud(OP_SEND, f->gen, fd));
     f->flags |= F_SENDING;
@@ -714,7 +766,8 @@ static void ur_shutdown(void *state, int fd)
 {
     uring *u = state;
     ufd *f = get(u, fd);
-    if (f && ((f->b && f->b->q) || (f->flags & F_SENDING))) {
+    const ubusy *b = f ? busy_of(u, f) : NULL;
+    if (f && ((b && b->q) || (f->flags & F_SENDING))) {
         f->flags |= F_SHUTDOWN; /* the FIN goes after the queued bytes */
         return;
     }
@@ -736,7 +789,8 @@ static void ur_close(void *state, int fd)
         cancel(u, fd, OP_POLL);
     /* What is queued still goes out, as epoll's writes already have, but
      * within a deadline: a peer that does not read cannot hold the fd. */
-    if (f->b && f->b->q && !f->err) {
+    const ubusy *b = busy_of(u, f);
+    if (b && b->q && !f->err) {
         submit_send(u, fd);
         struct io_uring_sqe *s = sqe(u);
         if (s) {
@@ -840,7 +894,7 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         mark_ready(u, fd);
         return;
     }
-    ubusy *b = f->b;
+    ubusy *b = busy_of(u, f);
     chunk *q = b ? b->q : NULL;
     if (!q)
         return;
@@ -940,9 +994,10 @@ static unsigned events_of(uring *u, int fd)
     }
     unsigned e = 0;
     if ((f->want & WS_IO_READ) &&
-        (nseg(f) || f->err || (f->flags & F_EOF) || (f->polled & WS_IO_READ)))
+        (nseg(u, f) || f->err || (f->flags & F_EOF) || (f->polled & WS_IO_READ)))
         e |= WS_IO_READ;
-    if ((f->want & WS_IO_WRITE) && ((f->b ? f->b->queued : 0) < SEND_MAX || f->err))
+    const ubusy *b = busy_of(u, f);
+    if ((f->want & WS_IO_WRITE) && ((b ? b->queued : 0) < SEND_MAX || f->err))
         e |= WS_IO_WRITE;
     if (f->err)
         e |= WS_IO_ERROR;

@@ -22,6 +22,8 @@ typedef enum {
     WS__CONN_FAILED        /* we failed the connection; input is ignored */
 } ws__conn_state;
 
+/* Every callback gets the conn itself as `ud`: its owner finds itself with
+ * WS__OWNER_OF (util/owner.h), so no connection stores a pointer back. */
 typedef struct ws__conn_cb {
     /* A complete message, or in frame mode one data frame (`fin` tells which;
      * opcode is CONT for a continuation). When the payload was copied into
@@ -63,7 +65,9 @@ typedef struct ws__conn_xform {
     uint8_t rsv_mask;
 } ws__conn_xform;
 
+/* Shared by every connection of a role: they point to it. */
 typedef struct ws__conn_config {
+    const ws__conn_cb *cb;
     uint64_t max_frame;     /* 0 = no limit */
     size_t max_message;     /* 0 = no limit */
     size_t fragment_size;   /* split outgoing messages larger than this; 0 = never */
@@ -75,6 +79,8 @@ typedef struct ws__conn_config {
 /* What only some connections need, allocated on first use and released
  * when no longer needed, so an idle connection does not carry it. */
 typedef struct ws__conn_side {
+    const ws__conn_xform *xform; /* NULL, or the extension chain's */
+    uint32_t mask_seed;          /* a masking server's key generator, once used */
     /* With a transform: [0] decoded (inflated) messages, limit max_message + 1;
      * [1] encoded outgoing messages, never aliasing [0], so a decoded message
      * can be sent straight back. */
@@ -84,44 +90,50 @@ typedef struct ws__conn_side {
     uint8_t ctrl[WS__MAX_CONTROL_PAYLOAD];
     /* A pong held back by congestion. */
     uint8_t pong[WS__MAX_CONTROL_PAYLOAD];
+    uint8_t ctrl_len; /* bytes of a split control frame gathered */
+    uint8_t pong_len;
 } ws__conn_side;
+
+/* What receiving needs between a frame's first byte and its message's
+ * end. Between messages, at a frame boundary (where an idle connection
+ * is), there is nothing to keep: a conn has one only while a frame or a
+ * message is unfinished at the end of its input, or a paused message's
+ * buffer must stay valid. */
+typedef struct ws__conn_rx {
+    ws__fdec dec;
+    uint64_t msg_len; /* payload bytes of the message so far */
+    ws__buf msg;      /* reassembly buffer, limit = max_message + 1 */
+    ws__utf8_state utf8;
+    uint8_t msg_op;
+    uint8_t msg_rsv;
+    bool in_msg;
+} ws__conn_rx;
 
 /* Sized for idle memory: a server holds many of these. */
 typedef struct ws__conn {
-    const ws__conn_cb *cb;      /* not copied: must outlive the conn */
-    void *ud;
-    const ws__conn_config *cfg; /* not copied (one per server): must outlive it */
-    const ws__conn_xform *xform; /* NULL, or the extension chain's */
-    ws__conn_side *side;        /* NULL unless needed now */
-    ws__fdec dec;
-    /* Message being received. */
-    uint64_t msg_len;       /* payload bytes of the message so far */
-    ws__buf msg;            /* reassembly buffer, limit = max_message */
-    ws__conn_state state;
-    ws__utf8_state utf8;
-    int fail_err;
-    uint32_t mask_seed;
-    uint16_t sent_code;     /* code of the close frame we sent, 0 if none */
-    uint16_t recv_code;     /* code of the close frame we received, 0 if none */
-    uint16_t fail_code;     /* code we failed the connection with */
-    uint8_t msg_op;
-    uint8_t msg_rsv;
-    uint8_t ctrl_len;       /* bytes of a split control frame gathered */
-    uint8_t pong_len;
-    bool in_msg;
+    const ws__conn_config *cfg; /* not copied (one per role): must outlive the conn */
+    ws__conn_side *side;        /* NULL unless needed now (always, with a transform) */
+    ws__conn_rx *rx;            /* NULL at a frame boundary between messages */
+    int16_t fail_err;           /* the ws_err we failed the connection with */
+    uint16_t sent_code;         /* code of the close frame we sent, 0 if none */
+    uint16_t recv_code;         /* code of the close frame we received, 0 if none */
+    uint16_t fail_code;         /* code we failed the connection with */
+    uint8_t state;              /* a ws__conn_state */
     bool frame_mode;        /* deliver data frames, not reassembled messages */
     bool peer_closed_first;
     bool pong_pending;      /* a coalesced pong waits for the output to drain */
 } ws__conn;
 
-/* cfg, cb and (later) the transform are referenced, not copied: they must
- * outlive the conn. */
-void ws__conn_init(ws__conn *c, const ws__conn_config *cfg, const ws__conn_cb *cb, void *ud);
-/* Installs a message transform (an extension chain). */
-void ws__conn_set_xform(ws__conn *c, const ws__conn_xform *x);
-/* The decoded-message buffer, or NULL if no transform ever ran: a payload
- * at its data pointer was copied by the engine. */
-const uint8_t *ws__conn_decoded_data(const ws__conn *c);
+/* cfg (with its callbacks) and (later) the transform are referenced, not
+ * copied: they must outlive the conn. */
+void ws__conn_init(ws__conn *c, const ws__conn_config *cfg);
+/* 1 while a message is partly received. */
+bool ws__conn_in_msg(const ws__conn *c);
+/* 1 if p is the start of one of the engine's own buffers (a message it
+ * copied), 0 if it points into the caller's input. */
+bool ws__conn_buffered(const ws__conn *c, const uint8_t *p);
+/* Installs a message transform (an extension chain). 0 or WS_ENOMEM. */
+int ws__conn_set_xform(ws__conn *c, const ws__conn_xform *x);
 void ws__conn_free(ws__conn *c);
 
 /* Consumes input. Returns the number of bytes consumed (less than len only if

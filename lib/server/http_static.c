@@ -104,7 +104,7 @@ static int read_file(const char *path, char **out, size_t *len)
 
 static void serve_static(ws_session *s, const ws__route *r, ws_http_reply *rep)
 {
-    const char *path = ws_request_path(s->req);
+    const char *path = ws_request_path(s->x->req);
     size_t plen = strlen(path);
     const char *rawrel = plen >= r->path_len ? path + r->path_len : "";
     char rel[PATH_MAX];
@@ -136,7 +136,7 @@ void ws__http_dispatch(ws_session *s, const ws__route *r, bool head_only)
     if (r->kind == WS__ROUTE_STATIC)
         serve_static(s, r, &rep);
     else
-        r->http(s->req, &rep, r->app);
+        r->http(s->x->req, &rep, r->app);
     if (!rep.done)
         ws__session_http_error(s, 500);
 }

@@ -20,11 +20,12 @@ typedef struct http_in {
 
 static void http_done(ws_session *s)
 {
-    http_in *in = s->hs;
+    http_in *in = ws__s_hs(s);
     if (in) {
         ws__buf_free(&in->head);
         free(in);
-        s->hs = NULL;
+        s->x->hs = NULL;
+        ws__session_trim(s);
     }
 }
 
@@ -56,8 +57,8 @@ void ws__server_accept_on(ws__worker *w, int fd, const char *peer, ws__listener 
         ws__log(&h->log, WS_LOG_WARN, "dropping connection from %s: out of memory", peer);
         return;
     }
-    s->hs = in;
-    s->tls = t;
+    s->x->hs = in;
+    s->x->tls = t;
     in->redirect_port = ws__listener_redirect(l);
     ws__buf_init(&in->head, h->cfg.max_header_bytes);
     ws__session_set_deadline(s, ws__session_now(s) + h->cfg.handshake_timeout_ms);
@@ -79,7 +80,7 @@ void ws__session_http_reply(ws_session *s, int status, const char *ctype, const 
 
 void ws__session_http_error(ws_session *s, int status)
 {
-    if (s->tls && !ws__tls_handshake_done(s->tls)) {
+    if (ws__s_tls(s) && !ws__tls_handshake_done(s->x->tls)) {
         /* No TLS yet to say it in (a stalled or broken handshake): close. */
         ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: HTTP %d before the TLS handshake ended",
                 s->peer, status);
@@ -119,7 +120,7 @@ static int upgrade(ws_session *s, const ws__route *r, const ws__http_request *re
 {
     int st = ws__handshake_check(req);
     if (st == 0 && r->hook) {
-        st = r->hook(s->req, r->hook_app);
+        st = r->hook(s->x->req, r->hook_app);
         if (st && (st < 400 || st > 599))
             st = 500;
     }
@@ -178,7 +179,7 @@ static void redirect(ws_session *s, const ws__http_request *req, int port)
 static void route_request(ws_session *s, ws__http_request *req, size_t head_end, uint8_t *rest,
                           size_t rest_len)
 {
-    http_in *in = s->hs;
+    http_in *in = s->x->hs;
     if (in->redirect_port && !ws__http_has_token(req, "Upgrade", "websocket")) {
         redirect(s, req, in->redirect_port);
         return;
@@ -188,10 +189,11 @@ static void route_request(ws_session *s, ws__http_request *req, size_t head_end,
         ws__session_http_error(s, 404);
         return;
     }
-    if (!(s->req = malloc(sizeof *s->req)) ||
-        ws__request_init(s->req, req, (const char *)in->head.data, head_end, s->peer) < 0) {
-        free(s->req);
-        s->req = NULL;
+    ws__sess_more *x = s->x;
+    if (!(x->req = malloc(sizeof *x->req)) ||
+        ws__request_init(x->req, req, (const char *)in->head.data, head_end, s->peer) < 0) {
+        free(x->req);
+        x->req = NULL;
         ws__session_http_error(s, 503);
         return;
     }
@@ -226,7 +228,7 @@ static void route_request(ws_session *s, ws__http_request *req, size_t head_end,
 
 static void hs_input(ws_session *s, uint8_t *data, size_t len)
 {
-    http_in *in = s->hs;
+    http_in *in = s->x->hs;
     const ws_config *c = ws__session_cfg(s);
     size_t room = c->max_header_bytes - in->head.len;
     size_t take = len < room ? len : room;

@@ -261,7 +261,7 @@ void ws__group_batch_flush(ws__worker *w)
             rc = send_each_frame(s, b);
         } else {
             ws__sendq *q = ws__session_out_queue(s);
-            if ((rc = q ? ws__sendq_append_blob(q, b) : WS_ENOMEM) == 0)
+            if ((rc = q ? ws__sendq_append_blob(q, &s->w->chunks, b) : WS_ENOMEM) == 0)
                 ws__session_queued(s);
         }
         ws__session_after_send(s, rc);

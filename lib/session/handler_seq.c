@@ -14,10 +14,10 @@ static void resume(ws_session *s)
     ws__worker *w = s->w;
     s->busy++;
     w->current = s;
-    ws__coro_resume(s->co);
+    ws__coro_resume(ws__s_co(s));
     w->current = NULL;
     s->busy--;
-    if (ws__coro_done(s->co))
+    if (ws__coro_done(ws__s_co(s)))
         s->wait = WS__WAIT_NONE;
     else if (s->wait == WS__WAIT_RECV && !s->feeding && ws__session_input_paused(s))
         ws__session_resume_input(s);
@@ -35,8 +35,8 @@ static void handler_main(void *arg)
 
 int ws__seq_start(ws_session *s)
 {
-    s->co = ws__coro_new(&s->w->stacks, handler_main, s);
-    if (!s->co)
+    ws__sess_more *x = ws__session_more(s);
+    if (!x || !(x->co = ws__coro_new(&s->w->stacks, handler_main, s)))
         return WS_ENOMEM;
     resume(s);
     return 0;
@@ -44,18 +44,18 @@ int ws__seq_start(ws_session *s)
 
 bool ws__seq_ready(const ws_session *s)
 {
-    return !s->co || ws__coro_done(s->co) || s->wait == WS__WAIT_RECV;
+    return !ws__s_co(s) || ws__coro_done(ws__s_co(s)) || s->wait == WS__WAIT_RECV;
 }
 
 int ws__seq_deliver(ws_session *s, ws_msg *m)
 {
-    if (!s->co || ws__coro_done(s->co))
+    if (!ws__s_co(s) || ws__coro_done(ws__s_co(s)))
         return 0; /* the handler has returned: input is read and dropped */
     if (s->wait != WS__WAIT_RECV)
         return 1;
     /* The handler reads it from here once resumed (its own frames may not
      * be in place while it waits: shared stacks). */
-    *(const ws_msg **)ws__coro_user(s->co) = m;
+    *(const ws_msg **)ws__coro_user(ws__s_co(s)) = m;
     s->got_msg = true;
     s->wait = WS__WAIT_NONE;
     resume(s);
@@ -68,7 +68,7 @@ static void wake_task(ws__loop *l, void *arg)
     ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     ws_session *s = ws__worker_lookup(w, *id);
     free(id);
-    if (s && s->co && !ws__coro_done(s->co) && s->wait != WS__WAIT_NONE) {
+    if (s && ws__s_co(s) && !ws__coro_done(ws__s_co(s)) && s->wait != WS__WAIT_NONE) {
         s->wait = WS__WAIT_NONE;
         resume(s);
     }
@@ -76,7 +76,7 @@ static void wake_task(ws__loop *l, void *arg)
 
 void ws__seq_wake(ws_session *s)
 {
-    if (!s->co || ws__coro_done(s->co) || s->wait == WS__WAIT_NONE)
+    if (!ws__s_co(s) || ws__coro_done(ws__s_co(s)) || s->wait == WS__WAIT_NONE)
         return;
     if (s->w->current) {
         /* Some handler is running (perhaps this session's own): resuming
@@ -104,14 +104,14 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
 {
     if (!s || !m)
         return WS_EINVAL;
-    if (!s->co || s->w->current != s)
+    if (!ws__s_co(s) || s->w->current != s)
         return WS_ESTATE;
     if (s->mode && s->mode != mode)
         return WS_ESTATE;
     if (!s->mode) {
-        if (mode == 2 && s->exts)
+        if (mode == 2 && ws__s_exts(s))
             return WS_ENOTSUP; /* frames of transformed messages: see ws_route_no_extensions */
-        if (mode == 2 && s->conn.in_msg)
+        if (mode == 2 && ws__conn_in_msg(&s->conn))
             return WS_ESTATE;
         s->mode = mode;
         s->conn.frame_mode = mode == 2;
@@ -121,7 +121,7 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     s->got_msg = false;
     s->wait = WS__WAIT_RECV;
     while (s->wait == WS__WAIT_RECV) {
-        int rc = ws__coro_yield(s->co);
+        int rc = ws__coro_yield(ws__s_co(s));
         if (rc < 0) {
             s->wait = WS__WAIT_NONE;
             return rc;
@@ -129,7 +129,7 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     }
     if (s->got_msg) {
         s->got_msg = false;
-        *m = **(const ws_msg **)ws__coro_user(s->co);
+        *m = **(const ws_msg **)ws__coro_user(ws__s_co(s));
         return 0;
     }
     return WS_ECLOSED;

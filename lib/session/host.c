@@ -20,7 +20,8 @@ int ws__host_init(ws__host *h, const ws_config *cfg)
         return WS_ENOTSUP;
     h->log = (ws__logger){h->cfg.log, h->cfg.log_ud, h->cfg.log_level};
     const ws_config *c = &h->cfg;
-    ws__conn_config base = {.max_frame = c->max_frame_size,
+    ws__conn_config base = {.cb = &ws__session_conn_cb,
+                            .max_frame = c->max_frame_size,
                             .max_message = c->max_message_size,
                             .fragment_size = c->fragment_size};
     h->conn_cfg[WS__ROLE_SERVER] = base;
@@ -52,8 +53,8 @@ ws_session *ws__worker_lookup(ws__worker *w, ws_session_id id)
     uint32_t slot = WS__ID_SLOT(id);
     if (WS__ID_WORKER(id) != w->index || slot >= w->nslots)
         return NULL;
-    ws_session *s = w->slots[slot].s;
-    return s && w->slots[slot].gen == WS__ID_GEN(id) ? s : NULL;
+    ws_session *s = ws__slot_session(&w->slots[slot]);
+    return s && s->id == id ? s : NULL;
 }
 
 ws__worker *ws__host_pick_worker(ws__host *h)
@@ -241,10 +242,10 @@ static void free_worker(ws__worker *w)
     ws__group_batch_discard(w);
     ws__worker_flush(&w->loop, w); /* frees the closed sessions still on the dirty list */
     for (uint32_t i = 0; i < w->nslots; i++) {
-        ws_session *s = w->slots[i].s;
-        if (s && s->co && !ws__coro_done(s->co)) {
-            ws__coro_free(&w->stacks, s->co);
-            s->co = NULL;
+        ws_session *s = ws__slot_session(&w->slots[i]);
+        if (s && ws__s_co(s) && !ws__coro_done(s->x->co)) {
+            ws__coro_free(&w->stacks, s->x->co);
+            s->x->co = NULL;
             s->busy = 0;
             ws__session_maybe_free(s);
         }

@@ -25,10 +25,17 @@
 
 typedef struct ws__host ws__host;
 
+/* A session table entry, one word (idle memory): the session, or while the
+ * slot is free the generation its next session's id gets, as gen << 1 | 1
+ * (a session pointer is aligned, so never odd). */
 typedef struct ws__slot {
-    ws_session *s;
-    uint32_t gen;
+    uintptr_t v;
 } ws__slot;
+
+static inline ws_session *ws__slot_session(const ws__slot *sl)
+{
+    return sl->v & 1 ? NULL : (ws_session *)sl->v;
+}
 
 /* Output held back for a session whose own fragmented message
  * (ws_send_frame) is unfinished: a new message must not go inside it. Rare,
@@ -95,6 +102,10 @@ enum { WS__ROLE_SERVER = 0, WS__ROLE_CLIENT = 1 };
 struct ws__host {
     ws_config cfg;               /* with defaults filled in */
     ws__conn_config conn_cfg[2]; /* per role: what every session's engine reads (shared) */
+    /* Per role: its hooks, recorded by the first session of that role (so
+     * that no session carries the pointer). Every store is of the same
+     * constant, so relaxed order is enough. */
+    _Atomic(const struct ws__role *) roles[2];
     const ws_io_backend *io;
     ws__logger log;
     ws__worker *workers;

@@ -59,30 +59,31 @@ void ws__blob_unref(ws__blob *b)
 static void push(ws__sendq *q, ws__chunk *c)
 {
     c->next = NULL;
-    if (q->tail)
-        q->tail->next = c;
+    if (q->head)
+        q->head->last->next = c;
     else
         q->head = c;
-    q->tail = c;
+    q->head->last = c;
 }
 
-int ws__sendq_append(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen)
+int ws__sendq_append(ws__sendq *q, ws__chunk_cache *k, const void *a, size_t alen, const void *b,
+                     size_t blen)
 {
-    return ws__sendq_append_masked(q, a, alen, b, blen, NULL);
+    return ws__sendq_append_masked(q, k, a, alen, b, blen, NULL);
 }
 
-int ws__sendq_append_masked(ws__sendq *q, const void *a, size_t alen, const void *b, size_t blen,
-                            const uint8_t *mask)
+int ws__sendq_append_masked(ws__sendq *q, ws__chunk_cache *k, const void *a, size_t alen,
+                            const void *b, size_t blen, const uint8_t *mask)
 {
     size_t n = alen + blen;
     if (n == 0)
         return 0;
-    ws__chunk *t = q->tail;
+    ws__chunk *t = q->head ? q->head->last : NULL;
     if (!t || t->blob || t->cap - t->len < n) {
         size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
         t = NULL;
-        if (cap == CHUNK_MIN && q->cache)
-            t = take_cached(&q->cache->inline_free, &q->cache->n_inline);
+        if (cap == CHUNK_MIN && k)
+            t = take_cached(&k->inline_free, &k->n_inline);
         if (!t && !(t = malloc(sizeof *t + cap)))
             return WS_ENOMEM;
         t->blob = NULL;
@@ -102,13 +103,13 @@ int ws__sendq_append_masked(ws__sendq *q, const void *a, size_t alen, const void
     return 0;
 }
 
-int ws__sendq_append_blob(ws__sendq *q, ws__blob *b)
+int ws__sendq_append_blob(ws__sendq *q, ws__chunk_cache *k, ws__blob *b)
 {
     /* A tiny frame is cheaper to copy into the batch than to reference:
      * no allocation, no atomic, and consecutive frames share one iovec. */
     if (b->len <= WS__SENDQ_COPY_MAX)
-        return ws__sendq_append(q, b->data, b->len, NULL, 0);
-    ws__chunk *c = q->cache ? take_cached(&q->cache->ref_free, &q->cache->n_ref) : NULL;
+        return ws__sendq_append(q, k, b->data, b->len, NULL, 0);
+    ws__chunk *c = k ? take_cached(&k->ref_free, &k->n_ref) : NULL;
     if (!c && !(c = malloc(sizeof *c)))
         return WS_ENOMEM;
     ws__blob_ref(b);
@@ -121,14 +122,13 @@ int ws__sendq_append_blob(ws__sendq *q, ws__blob *b)
     return 0;
 }
 
-static void pop(ws__sendq *q)
+static void pop(ws__sendq *q, ws__chunk_cache *k)
 {
     ws__chunk *c = q->head;
     q->head = c->next;
-    if (!q->head)
-        q->tail = NULL;
+    if (q->head)
+        q->head->last = c->last;
     ws__blob_unref(c->blob);
-    ws__chunk_cache *k = q->cache;
     if (k && c->blob && k->n_ref < CACHE_REF) {
         c->next = k->ref_free;
         k->ref_free = c;
@@ -153,7 +153,7 @@ int ws__sendq_iov(const ws__sendq *q, struct iovec *iov, int max)
     return n;
 }
 
-void ws__sendq_consume(ws__sendq *q, size_t n)
+void ws__sendq_consume(ws__sendq *q, ws__chunk_cache *k, size_t n)
 {
     q->bytes -= n;
     while (n > 0) {
@@ -164,11 +164,11 @@ void ws__sendq_consume(ws__sendq *q, size_t n)
             break;
         }
         n -= left;
-        pop(q);
+        pop(q, k);
     }
 }
 
-long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd)
+long ws__sendq_flush(ws__sendq *q, ws__chunk_cache *k, const ws_io_backend *io, void *st, int fd)
 {
     long total = 0;
     while (q->head) {
@@ -180,7 +180,7 @@ long ws__sendq_flush(ws__sendq *q, const ws_io_backend *io, void *st, int fd)
         if (w < 0)
             return w;
         total += w;
-        ws__sendq_consume(q, (size_t)w);
+        ws__sendq_consume(q, k, (size_t)w);
     }
     return total;
 }
@@ -189,19 +189,20 @@ void ws__sendq_splice(ws__sendq *to, ws__sendq *from)
 {
     if (!from->head)
         return;
-    if (to->tail)
-        to->tail->next = from->head;
-    else
+    if (to->head) {
+        to->head->last->next = from->head;
+        to->head->last = from->head->last;
+    } else {
         to->head = from->head;
-    to->tail = from->tail;
+    }
     to->bytes += from->bytes;
-    from->head = from->tail = NULL;
+    from->head = NULL;
     from->bytes = 0;
 }
 
-void ws__sendq_clear(ws__sendq *q)
+void ws__sendq_clear(ws__sendq *q, ws__chunk_cache *k)
 {
     while (q->head)
-        pop(q);
+        pop(q, k);
     q->bytes = 0;
 }

@@ -24,6 +24,11 @@ _Static_assert(sizeof(void *) != 8 || sizeof(struct ws_session) <= 408,
 
 static void on_timer(ws__timer *t);
 
+/* Idle memory: with an IPv4 "ip:port" (16 bytes) a session is one 176-byte
+ * malloc chunk; every byte over this costs 16 per connection. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct ws_session) <= 152,
+               "struct ws_session grew: see docs/performance.md, idle memory");
+
 void ws__session_watch(ws_session *s)
 {
     if (s->phase == WS__PH_DEAD || s->fd < 0)
@@ -38,20 +43,33 @@ void ws__session_watch(ws_session *s)
     ws__loop_watch(&s->w->loop, s->fd, ev, ws__session_on_io, s);
 }
 
+/* A session keeps its times as the low 32 bits of the loop's millisecond
+ * clock (idle memory: 12 bytes fewer per connection). Every one of them is
+ * within WS__SPAN_MAX of now, the past (last_rx) or the future (deadlines,
+ * the next ping), so the full time is now plus the signed difference. */
+static uint64_t full_time(const ws_session *s, uint32_t t)
+{
+    uint64_t now = ws__session_now(s);
+    return now + (uint64_t)(int64_t)(int32_t)(t - (uint32_t)now);
+}
+
+static uint32_t span(uint32_t ms) { return ms < WS__SPAN_MAX ? ms : WS__SPAN_MAX; }
+
 static void arm_timer(ws_session *s)
 {
     uint64_t due = UINT64_MAX;
+    uint64_t deadline = s->has_deadline ? full_time(s, s->deadline) : UINT64_MAX;
     if (s->phase == WS__PH_OPEN && s->conn.state != WS__CONN_OPEN) {
-        due = s->deadline; /* closing: only the close-handshake deadline counts */
+        due = deadline; /* closing: only the close-handshake deadline counts */
     } else if (s->phase == WS__PH_OPEN) {
         if (s->h->timeout_ms != WS_DISABLED)
-            due = s->last_rx + s->h->timeout_ms;
-        if (s->h->ping_period_ms != WS_DISABLED && s->next_ping < due)
-            due = s->next_ping;
-        if (s->deadline && s->deadline < due)
-            due = s->deadline;
+            due = full_time(s, s->last_rx) + span(s->h->timeout_ms);
+        if (s->h->ping_period_ms != WS_DISABLED && full_time(s, s->next_ping) < due)
+            due = full_time(s, s->next_ping);
+        if (deadline < due)
+            due = deadline;
     } else if (s->phase != WS__PH_DEAD) {
-        due = s->deadline;
+        due = deadline;
     }
     if (due == UINT64_MAX)
         ws__timer_cancel(&s->w->loop.timers, &s->timer);
@@ -59,10 +77,18 @@ static void arm_timer(ws_session *s)
         ws__timer_set(&s->w->loop.timers, &s->timer, due);
 }
 
+/* The deadline ms from now (at most WS__SPAN_MAX). */
+static void deadline_in(ws_session *s, uint32_t ms)
+{
+    s->deadline = (uint32_t)(ws__session_now(s) + span(ms));
+    s->has_deadline = true;
+    arm_timer(s);
+}
+
 void ws__session_set_deadline(ws_session *s, uint64_t due)
 {
-    s->deadline = due;
-    arm_timer(s);
+    uint64_t now = ws__session_now(s);
+    deadline_in(s, due > now ? (uint32_t)(due - now < WS__SPAN_MAX ? due - now : WS__SPAN_MAX) : 0);
 }
 
 /* Takes a free slot of w's session table (growing it). -1 on ENOMEM. */
@@ -84,7 +110,7 @@ static long take_slot(ws__worker *w)
     }
     if (w->nslots >= (1u << 24))
         return -1;
-    w->slots[w->nslots].gen = 1;
+    w->slots[w->nslots].v = 1u << 1 | 1; /* free, generation 1 */
     return w->nslots++;
 }
 
@@ -95,18 +121,26 @@ ws_session *ws__session_new(ws__worker *w, const ws__role *role, ws__phase phase
     if (peer_cap < plen + 1)
         peer_cap = plen + 1;
     ws_session *s = calloc(1, sizeof *s + peer_cap);
+    /* The handshake always has state of the role's, kept in s->x. */
+    if (s && !(s->x = calloc(1, sizeof *s->x))) {
+        free(s);
+        s = NULL;
+    }
     long slot = s ? take_slot(w) : -1;
     if (slot < 0) {
+        if (s)
+            free(s->x);
         free(s);
         return NULL;
     }
-    w->slots[slot].s = s;
-    s->id = WS__ID(w->slots[slot].gen, w->index, (uint32_t)slot);
+    uint32_t gen = (uint32_t)(w->slots[slot].v >> 1);
+    w->slots[slot].v = (uintptr_t)s;
+    s->id = WS__ID(gen, w->index, (uint32_t)slot);
     s->w = w;
-    s->role = role;
+    s->role = (uint8_t)role->conn_role;
+    atomic_store_explicit(&w->host->roles[s->role], role, memory_order_relaxed);
     s->fd = fd;
     s->phase = (uint8_t)phase;
-    s->q.cache = &w->chunks;
     memcpy(s->peer, peer, plen + 1);
     s->timer.fn = on_timer;
     s->reading = phase == WS__PH_HANDSHAKE;
@@ -143,43 +177,69 @@ void ws__session_mark_dirty(ws_session *s)
 
 void ws__session_maybe_free(ws_session *s)
 {
-    if (s->phase != WS__PH_DEAD || s->busy || s->dirty || (s->co && !ws__coro_done(s->co)) ||
+    ws__coro *co = ws__s_co(s);
+    if (s->phase != WS__PH_DEAD || s->busy || s->dirty || (co && !ws__coro_done(co)) ||
         s->w->current == s)
         return;
     ws__worker *w = s->w;
     uint32_t slot = WS__ID_SLOT(s->id);
-    w->slots[slot].s = NULL;
-    w->slots[slot].gen++;
-    if (w->slots[slot].gen == 0)
-        w->slots[slot].gen = 1; /* 0 would make a valid-looking id of 0 */
+    /* 0 would make a valid-looking id of 0; and the generation must fit
+     * in a word shifted by one (31 bits on 32-bit targets). */
+    uint32_t gen = WS__ID_GEN(s->id) + 1;
+    if ((uint32_t)((uintptr_t)gen << 1 >> 1) != gen || gen == 0)
+        gen = 1;
+    w->slots[slot].v = (uintptr_t)gen << 1 | 1;
     w->free_slots[w->nfree++] = slot;
     if (s->conn_ready)
         ws__conn_free(&s->conn);
-    ws__sendq_clear(&s->q);
+    ws__sendq_clear(&s->q, &w->chunks);
     if (w->ndeferred)
         ws__session_drop_deferred(s);
     ws__request_release(s);
-    ws__ext_chain_free(s->exts);
-    free(s->held);
-    if (s->co)
-        ws__coro_free(&w->stacks, s->co);
-    for (ws__close_cb *c = s->close_cbs, *n; c; c = n) {
-        n = c->next;
-        free(c);
+    if (ws__session_role(s)->destroy)
+        ws__session_role(s)->destroy(s);
+    ws__sess_more *x = s->x;
+    if (x) {
+        ws__ext_chain_free(x->exts);
+        free(x->held);
+        if (x->co)
+            ws__coro_free(&w->stacks, x->co);
+        for (ws__close_cb *c = x->close_cbs, *n; c; c = n) {
+            n = c->next;
+            free(c);
+        }
+        ws__tls_free(x->tls);
+        free(x->ending);
+        free(x);
     }
-    ws__tls_free(s->tls);
-    if (s->role->destroy)
-        s->role->destroy(s);
-    free(s->ending);
     free(s);
+}
+
+ws__sess_more *ws__session_more(ws_session *s)
+{
+    if (!s->x)
+        s->x = calloc(1, sizeof *s->x);
+    return s->x;
+}
+
+void ws__session_trim(ws_session *s)
+{
+    ws__sess_more *x = s->x;
+    if (x && !x->hs && !x->req && !x->exts && !x->tls && !x->co && !x->close_cbs && !x->ending &&
+        !x->held && !x->nul_at) {
+        free(x);
+        s->x = NULL;
+    }
 }
 
 void ws__request_release(ws_session *s)
 {
-    if (s->req) {
-        ws__request_free(s->req);
-        free(s->req);
-        s->req = NULL;
+    ws_request *req = ws__s_req(s);
+    if (req) {
+        ws__request_free(req);
+        free(req);
+        s->x->req = NULL;
+        ws__session_trim(s);
     }
 }
 
@@ -190,9 +250,9 @@ static void close_fd(ws_session *s, int err)
     ws__worker *w = s->w;
     const ws_io_backend *io = w->host->io;
     /* The role hears of an unreported end before the phase is gone. */
-    if (!s->conn_ready && !s->ended && s->role->lost) {
+    if (!s->conn_ready && !s->ended && ws__session_role(s)->lost) {
         s->busy++;
-        s->role->lost(s, err);
+        ws__session_role(s)->lost(s, err);
         s->busy--;
     }
     if (s->fd >= 0) {
@@ -203,7 +263,7 @@ static void close_fd(ws_session *s, int err)
     s->phase = WS__PH_DEAD;
     w->nconns--;
     atomic_fetch_sub(&w->host->nconns, 1);
-    ws__sendq_clear(&s->q);
+    ws__sendq_clear(&s->q, &s->w->chunks);
     if (s->conn_ready && !s->ended)
         ws__session_end(s, WS_CAUSE_IO, WS_CLOSE_ABNORMAL, "connection lost", err ? err : WS_EIO);
     s->ended = true;
@@ -218,11 +278,12 @@ void ws__session_drain(ws_session *s)
         return;
     s->phase = WS__PH_DRAIN;
     s->reading = !s->peer_eof; /* read and discard, so the kernel never answers RST */
-    free(s->held);
-    s->held = NULL;
-    s->held_len = 0;
-    s->deadline = ws__session_now(s) + ws__session_cfg(s)->close_timeout_ms;
-    arm_timer(s);
+    if (ws__s_held(s)) {
+        free(s->x->held);
+        s->x->held = NULL;
+        s->x->held_len = 0;
+    }
+    deadline_in(s, ws__session_cfg(s)->close_timeout_ms);
     ws__session_mark_dirty(s);
     if (!s->dirty) /* else the flush before the next poll sets the interest */
         ws__session_watch(s);
@@ -233,8 +294,7 @@ static void enter_linger(ws_session *s)
     s->w->host->io->shutdown(s->w->loop.io_state, s->fd);
     s->phase = WS__PH_LINGER;
     uint32_t ct = ws__session_cfg(s)->close_timeout_ms;
-    s->deadline = ws__session_now(s) + (ct < LINGER_MS ? ct : LINGER_MS);
-    arm_timer(s);
+    deadline_in(s, ct < LINGER_MS ? ct : LINGER_MS);
     ws__session_watch(s);
 }
 
@@ -242,16 +302,17 @@ void ws__session_flush_now(ws_session *s)
 {
     if (s->phase == WS__PH_DEAD || s->phase == WS__PH_CONNECT)
         return;
-    long r = s->tls ? ws__session_tls_flush(s)
-                    : ws__sendq_flush(&s->q, s->w->host->io, s->w->loop.io_state, s->fd);
+    long r = ws__s_tls(s) ? ws__session_tls_flush(s)
+                          : ws__sendq_flush(&s->q, &s->w->chunks, s->w->host->io,
+                                            s->w->loop.io_state, s->fd);
     if (r < 0) {
         close_fd(s, (int)r);
         return;
     }
     size_t hw = ws__session_cfg(s)->send_high_water;
-    if (s->q.bytes == 0 && s->phase == WS__PH_DRAIN && s->tls && ws__session_tls_idle(s)) {
+    if (s->q.bytes == 0 && s->phase == WS__PH_DRAIN && ws__s_tls(s) && ws__session_tls_idle(s)) {
         /* The last bytes are out: close_notify goes after them (once). */
-        ws__tls_close_notify(s->tls);
+        ws__tls_close_notify(s->x->tls);
         if ((r = ws__session_tls_flush(s)) < 0) {
             close_fd(s, (int)r);
             return;
@@ -271,7 +332,7 @@ void ws__session_flush_now(ws_session *s)
         s->above_hw = false;
         if (s->h->kind == WS__H_EVENTS)
             ws__events_drained(s);
-        else if (s->co)
+        else if (ws__s_co(s))
             ws__seq_drained(s);
     }
 }
@@ -298,7 +359,7 @@ void ws__worker_flush(ws__loop *l, void *ud)
 
 int ws__session_queue_raw(ws_session *s, const void *a, size_t alen, const void *b, size_t blen)
 {
-    int rc = ws__sendq_append(&s->q, a, alen, b, blen);
+    int rc = ws__sendq_append(&s->q, &s->w->chunks, a, alen, b, blen);
     if (rc == 0)
         ws__session_mark_dirty(s);
     return rc;
@@ -307,22 +368,27 @@ int ws__session_queue_raw(ws_session *s, const void *a, size_t alen, const void 
 int ws__session_open(ws_session *s, ws__ext_chain *exts, const uint8_t *extra, size_t n)
 {
     ws__host *host = s->w->host;
-    s->exts = exts;
-    ws__conn_init(&s->conn, &host->conn_cfg[s->role->conn_role], &ws__session_conn_cb, s);
-    if (exts)
-        ws__ext_chain_attach(exts, &s->conn);
+    ws__sess_more *x = exts ? ws__session_more(s) : NULL; /* the handshake's: there */
+    bool attached = !exts || x;
+    if (x)
+        x->exts = exts;
+    else
+        ws__ext_chain_free(exts);
+    ws__conn_init(&s->conn, &host->conn_cfg[s->role]);
+    if (x && ws__ext_chain_attach(exts, &s->conn) < 0)
+        attached = false;
     s->conn_ready = true;
     s->phase = WS__PH_OPEN;
     s->reading = true;
-    s->last_rx = ws__session_now(s);
-    s->next_ping = s->last_rx + s->h->ping_period_ms;
-    s->deadline = 0;
+    s->last_rx = (uint32_t)ws__session_now(s);
+    s->next_ping = s->last_rx + span(s->h->ping_period_ms);
+    s->has_deadline = false;
     atomic_fetch_add(&host->nsessions, 1);
     arm_timer(s);
     ws__session_mark_dirty(s);
     ws__session_watch(s);
     /* Bytes that followed the head (a peer may send frames at once). */
-    if (n && ws__session_hold_copy(s, extra, n, NULL, 0) < 0) {
+    if (!attached || (n && ws__session_hold_copy(s, extra, n, NULL, 0) < 0)) {
         ws__session_close(s, WS_CLOSE_INTERNAL_ERROR, "out of memory", WS_CAUSE_IO);
         return WS_ENOMEM;
     }
@@ -340,11 +406,12 @@ int ws__session_open(ws_session *s, ws__ext_chain *exts, const uint8_t *extra, s
 
 /* --- ending ------------------------------------------------------------ */
 
-static ws__ending *ending_of(ws_session *s)
+ws__ending *ws__session_ending(ws_session *s)
 {
-    if (!s->ending)
-        s->ending = calloc(1, sizeof *s->ending);
-    return s->ending;
+    ws__sess_more *x = ws__session_more(s);
+    if (x && !x->ending)
+        x->ending = calloc(1, sizeof *x->ending);
+    return x ? x->ending : NULL;
 }
 
 /* What a session that could not allocate its close texts reports: the
@@ -354,7 +421,8 @@ static const ws_close_reason no_memory_reason = {WS_CLOSE_INTERNAL_ERROR, 0, WS_
 
 const ws_close_reason *ws__session_reason(const ws_session *s)
 {
-    return s->ending ? &s->ending->reason : &no_memory_reason;
+    const ws__ending *e = ws__s_ending(s);
+    return e ? &e->reason : &no_memory_reason;
 }
 
 void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const char *reason,
@@ -363,7 +431,7 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
     if (s->ended)
         return;
     s->ended = true;
-    ws__ending *e = ending_of(s);
+    ws__ending *e = ws__session_ending(s);
     if (e) {
         /* reason may be e->local_reason or e->peer_reason: other arrays */
         e->reason.code = code;
@@ -383,9 +451,9 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
     s->busy++;
     if (s->h->kind == WS__H_EVENTS)
         ws__events_end(s);
-    for (ws__close_cb *c = s->close_cbs; c; c = c->next)
+    for (ws__close_cb *c = s->x ? s->x->close_cbs : NULL; c; c = c->next)
         c->fn(s, ws__session_reason(s), c->ud);
-    if (s->co)
+    if (ws__s_co(s))
         ws__seq_wake(s);
     s->busy--;
 }
@@ -406,13 +474,13 @@ void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_clos
     if (s->conn.state == WS__CONN_OPEN) {
         size_t rl = reason ? strlen(reason) : 0;
         ws__conn_close(&s->conn, code, reason, rl);
-        s->local_code = code;
-        ws__ending *e = ending_of(s);
-        if (e)
+        ws__ending *e = ws__session_ending(s);
+        if (e) {
             snprintf(e->local_reason, sizeof e->local_reason, "%s", reason ? reason : "");
-        s->local_cause = (uint8_t)cause;
-        s->deadline = ws__session_now(s) + ws__session_cfg(s)->close_timeout_ms;
-        arm_timer(s);
+            e->local_code = code;
+            e->local_cause = (uint8_t)cause;
+        }
+        deadline_in(s, ws__session_cfg(s)->close_timeout_ms);
         ws__session_mark_dirty(s);
     }
     /* Only a close the application asked for waits for the peer's answer
@@ -432,12 +500,13 @@ int ws__session_after_send(ws_session *s, int rc)
     }
     if (s->q.bytes > ws__session_cfg(s)->send_high_water) {
         s->above_hw = true;
-        if (s->co && s->w->current == s && !ws__coro_done(s->co)) {
+        ws__coro *co = ws__s_co(s);
+        if (co && s->w->current == s && !ws__coro_done(co)) {
             s->wait = WS__WAIT_DRAIN;
             /* Out of memory to wait with: the message is queued, so go on
              * (the hard limit still bounds the queue). */
             while (s->wait == WS__WAIT_DRAIN)
-                if (ws__coro_yield(s->co) < 0)
+                if (ws__coro_yield(co) < 0)
                     s->wait = WS__WAIT_NONE;
             if (s->ended)
                 return WS_ECLOSED;
@@ -451,19 +520,21 @@ int ws__session_after_send(ws_session *s, int rc)
 static void open_timer(ws_session *s)
 {
     uint64_t now = ws__session_now(s);
-    if (s->deadline && now >= s->deadline) {
+    if (s->has_deadline && now >= full_time(s, s->deadline)) {
+        const ws__ending *e = ws__s_ending(s);
         if (!s->ended)
-            ws__session_end(s, (ws_close_cause)s->local_cause, s->local_code,
-                            s->ending ? s->ending->local_reason : NULL, WS_ETIMEDOUT);
+            ws__session_end(s, e ? (ws_close_cause)e->local_cause : WS_CAUSE_IO,
+                            e ? e->local_code : WS_CLOSE_INTERNAL_ERROR, e ? e->local_reason : NULL,
+                            WS_ETIMEDOUT);
         close_fd(s, WS_ETIMEDOUT);
         return;
     }
-    if (s->h->timeout_ms != WS_DISABLED && now - s->last_rx >= s->h->timeout_ms) {
+    if (s->h->timeout_ms != WS_DISABLED && (uint32_t)now - s->last_rx >= span(s->h->timeout_ms)) {
         ws__session_close(s, WS_CLOSE_GOING_AWAY, "idle timeout", WS_CAUSE_TIMEOUT);
-    } else if (s->h->ping_period_ms != WS_DISABLED && now >= s->next_ping) {
+    } else if (s->h->ping_period_ms != WS_DISABLED && now >= full_time(s, s->next_ping)) {
         if (ws__conn_ping(&s->conn, NULL, 0) == 0)
             ws__session_mark_dirty(s);
-        s->next_ping = now + s->h->ping_period_ms;
+        s->next_ping = (uint32_t)(now + span(s->h->ping_period_ms));
     }
     arm_timer(s);
 }
@@ -474,7 +545,7 @@ static void on_timer(ws__timer *t)
     s->busy++;
     switch (s->phase) {
     case WS__PH_CONNECT:
-    case WS__PH_HANDSHAKE: s->role->hs_timeout(s); break;
+    case WS__PH_HANDSHAKE: ws__session_role(s)->hs_timeout(s); break;
     case WS__PH_OPEN: open_timer(s); break;
     default: close_fd(s, WS_ETIMEDOUT); break;
     }
@@ -485,15 +556,15 @@ static void on_timer(ws__timer *t)
 void ws__worker_close_all(ws__worker *w)
 {
     for (uint32_t i = 0; i < w->nslots; i++)
-        if (w->slots[i].s)
-            close_fd(w->slots[i].s, WS_ECLOSED);
+        if (ws__slot_session(&w->slots[i]))
+            close_fd(ws__slot_session(&w->slots[i]), WS_ECLOSED);
 }
 
 void ws__worker_begin_stop(ws__worker *w)
 {
     w->stopping = true;
     for (uint32_t i = 0; i < w->nslots; i++) {
-        ws_session *s = w->slots[i].s;
+        ws_session *s = ws__slot_session(&w->slots[i]);
         if (!s)
             continue;
         if (s->phase == WS__PH_OPEN)

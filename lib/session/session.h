@@ -60,6 +60,8 @@ typedef struct ws__ending {
     ws_close_reason reason; /* the final one, once ended */
     char local_reason[124]; /* of a ws_close() in flight */
     char peer_reason[124];  /* of the peer's close frame */
+    uint16_t local_code;    /* code of a ws_close() in flight */
+    uint8_t local_cause;    /* a ws_close_cause */
 } ws__ending;
 
 typedef struct ws__membership {
@@ -67,45 +69,51 @@ typedef struct ws__membership {
     struct ws_group *group;
 } ws__membership;
 
+/* What only some sessions need, or need only for a while: allocated when
+ * first needed and freed when nothing in it is any more
+ * (ws__session_trim), so that an idle open session on a callback route
+ * carries none of it. Sequential sessions keep it (their coroutine and
+ * request are here). */
+typedef struct ws__sess_more {
+    void *hs;            /* the role's handshake state, until open */
+    ws_request *req;     /* NULL once released (callback routes, after on_open) */
+    ws__ext_chain *exts; /* negotiated extensions */
+    struct ws__tls *tls; /* the TLS transport */
+    ws__coro *co;        /* a sequential handler's */
+    ws__close_cb *close_cbs;
+    ws__ending *ending; /* NULL until closing starts */
+    /* Input held back while the handler is not ready for it. */
+    uint8_t *held;
+    uint8_t *nul_at; /* byte a paused text message's NUL overwrote */
+    uint32_t held_off, held_len;
+    uint8_t nul_saved;
+} ws__sess_more;
+
 /* Ordered for size (pointers, then the small fields together): idle memory
  * per connection is mostly this struct. */
 struct ws_session {
     ws__worker *w;
     ws_session_id id;
-    const ws__role *role;
     const ws__handler *h; /* what runs it; NULL until known (a server before routing) */
-    ws_request *req;      /* NULL once released (callback routes, after on_open) */
-    void *hs;             /* the role's handshake state, until open */
+    ws__sess_more *x;     /* NULL unless needed now */
     /* WebSocket phase. */
     ws__conn conn;
     ws__sendq q;
     ws__timer timer;
-    uint64_t last_rx;
-    uint64_t next_ping;
-    uint64_t deadline;   /* connect, handshake, close-handshake, drain or linger deadline */
-    ws__ext_chain *exts; /* negotiated extensions, or NULL */
-    /* Sequential handler (its ws_recv's output is kept with the coroutine). */
-    ws__coro *co;
-    struct ws__tls *tls; /* the TLS transport, or NULL for plain TCP */
-    /* Input held back while the handler is not ready for it. */
-    uint8_t *held;
-    uint8_t *nul_at; /* byte overwritten by a text message's NUL */
-    /* Ending. */
-    ws__ending *ending; /* NULL until closing starts */
-    ws__close_cb *close_cbs;
     ws__membership *groups;
     void *data;
-    int fd; /* -1 while a client resolves its host name */
-    uint32_t held_off, held_len;
-    uint16_t busy;       /* loop callbacks running for it: defer free */
-    uint16_t local_code; /* code of a ws_close() in flight */
-    uint8_t local_cause; /* a ws_close_cause */
-    uint8_t phase;       /* a ws__phase */
-    uint8_t wait;        /* a ws__wait */
-    uint8_t mode;        /* 0 undecided, 1 messages, 2 frames */
-    uint8_t nul_saved;
-    uint8_t proto; /* negotiated subprotocol: index into h->protocols + 1, or 0 */
-    /* Flags, as bit-fields: each is one bit of idle memory. */
+    /* The loop clock's low 32 bits (see full_time in session.c). */
+    uint32_t last_rx;
+    uint32_t next_ping;
+    uint32_t deadline; /* connect, handshake, close-handshake, drain or linger: has_deadline */
+    int fd;            /* -1 while a client resolves its host name */
+    uint16_t busy;     /* loop callbacks running for it: defer free */
+    uint8_t proto;     /* negotiated subprotocol: index into h->protocols + 1, or 0 */
+    /* Small fields and flags, as bit-fields: each is a bit of idle memory. */
+    unsigned phase : 3; /* a ws__phase */
+    unsigned wait : 2;  /* a ws__wait */
+    unsigned mode : 2;  /* 0 undecided, 1 messages, 2 frames */
+    unsigned role : 1;  /* WS__ROLE_SERVER or WS__ROLE_CLIENT: see ws__session_role */
     bool conn_ready : 1;
     bool above_hw : 1;   /* send queue went over the high-water mark */
     bool overloaded : 1; /* over the hard limit: close with 1008 */
@@ -117,19 +125,39 @@ struct ws_session {
     bool feeding : 1;
     bool ended : 1;
     bool tls_kick : 1; /* TLS holds input the fd will not announce: read before polling */
-    char peer[];       /* "ip:port" */
+    bool has_deadline : 1;
+    char peer[]; /* "ip:port" */
 };
+
+/* s->x's parts, for reading (NULL when s has no x). */
+static inline ws__coro *ws__s_co(const ws_session *s) { return s->x ? s->x->co : NULL; }
+static inline struct ws__tls *ws__s_tls(const ws_session *s) { return s->x ? s->x->tls : NULL; }
+static inline ws_request *ws__s_req(const ws_session *s) { return s->x ? s->x->req : NULL; }
+static inline ws__ext_chain *ws__s_exts(const ws_session *s) { return s->x ? s->x->exts : NULL; }
+static inline ws__ending *ws__s_ending(const ws_session *s) { return s->x ? s->x->ending : NULL; }
+static inline void *ws__s_hs(const ws_session *s) { return s->x ? s->x->hs : NULL; }
+static inline uint8_t *ws__s_held(const ws_session *s) { return s->x ? s->x->held : NULL; }
+/* s->x, allocated if s had none; NULL on ENOMEM. */
+ws__sess_more *ws__session_more(ws_session *s);
+/* Frees s->x once nothing in it is in use. */
+void ws__session_trim(ws_session *s);
+/* The close texts, allocated if s had none; NULL on ENOMEM. */
+ws__ending *ws__session_ending(ws_session *s);
 
 /* --- For the roles ----------------------------------------------------------- */
 
 /* Creates a session on w in `phase` (CONNECT or HANDSHAKE) with fd (or -1)
  * and room for a peer string of peer_cap bytes, initialised to peer. Takes
- * a slot and counts the connection. Returns NULL on ENOMEM (the caller
- * still owns fd). */
+ * a slot and counts the connection. s->x exists until the role's hs and the
+ * request are released (ws__session_trim). Returns NULL on ENOMEM (the
+ * caller still owns fd). */
 ws_session *ws__session_new(ws__worker *w, const ws__role *role, ws__phase phase, int fd,
                             const char *peer, size_t peer_cap);
 /* Gives a resolved client its connecting fd and watches it for writing. */
 int ws__session_set_fd(ws_session *s, int fd);
+/* The longest a session timer may run: its times are kept in 32 bits (a
+ * longer timeout acts as this one, 24.8 days). */
+#define WS__SPAN_MAX ((uint32_t)INT32_MAX)
 /* Sets the deadline of the current (CONNECT / HANDSHAKE) phase. */
 void ws__session_set_deadline(ws_session *s, uint64_t due);
 /* Recomputes the fd's interest from the session's state. */
@@ -146,6 +174,11 @@ void ws__session_drain(ws_session *s);
 /* Closes the connection now. err is what `lost` hears if the session
  * never opened and the role had not reported it. */
 void ws__session_abort(ws_session *s, int err);
+/* The role's hooks. */
+static inline const ws__role *ws__session_role(const ws_session *s)
+{
+    return atomic_load_explicit(&s->w->host->roles[s->role], memory_order_relaxed);
+}
 /* The loop's clock. */
 static inline uint64_t ws__session_now(const ws_session *s) { return s->w->loop.now; }
 static inline const ws_config *ws__session_cfg(const ws_session *s) { return &s->w->host->cfg; }

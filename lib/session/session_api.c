@@ -123,7 +123,7 @@ const ws_close_reason *ws_session_close_reason(const ws_session *s)
  * are elsewhere: say so, since nothing else would until data is wrong. */
 static void warn_if_on_stack(const ws_session *s, const void *p, const char *what)
 {
-    if (p && s->co && ws__stack_pool_on_shared(&s->w->stacks, p))
+    if (p && ws__s_co(s) && ws__stack_pool_on_shared(&s->w->stacks, p))
         ws__log(&s->w->host->log, WS_LOG_WARN,
                 "%s: the pointer is into a sequential handler's frame, which is not in place "
                 "while the handler waits (shared stacks): pass heap memory, or set "
@@ -138,13 +138,14 @@ int ws_on_close(ws_session *s, ws_close_fn cb, void *ud)
     warn_if_on_stack(s, ud, "ws_on_close");
     if (s->ended)
         return WS_ECLOSED;
-    ws__close_cb *c = malloc(sizeof *c);
+    ws__sess_more *x = ws__session_more(s);
+    ws__close_cb *c = x ? malloc(sizeof *c) : NULL;
     if (!c)
         return WS_ENOMEM;
     c->fn = cb;
     c->ud = ud;
     c->next = NULL;
-    ws__close_cb **tail = &s->close_cbs;
+    ws__close_cb **tail = &x->close_cbs;
     while (*tail)
         tail = &(*tail)->next;
     *tail = c;
@@ -154,15 +155,12 @@ int ws_on_close(ws_session *s, ws_close_fn cb, void *ud)
 ws_session_id ws_session_get_id(const ws_session *s) { return s ? s->id : 0; }
 ws_server *ws_session_server(const ws_session *s) { return s ? s->w->host->server : NULL; }
 ws_client *ws_session_client(const ws_session *s) { return s ? s->w->host->client : NULL; }
-bool ws_session_is_client(const ws_session *s)
-{
-    return s && s->role->conn_role == WS__ROLE_CLIENT;
-}
-const ws_request *ws_session_request(const ws_session *s) { return s ? s->req : NULL; }
+bool ws_session_is_client(const ws_session *s) { return s && s->role == WS__ROLE_CLIENT; }
+const ws_request *ws_session_request(const ws_session *s) { return s ? ws__s_req(s) : NULL; }
 
 /* A session whose route let its request go answers WS_ESTATE, so "not
  * kept" is never mistaken for "not sent". */
-static int released(const ws_session *s) { return s && !s->req && s->conn_ready; }
+static int released(const ws_session *s) { return s && !ws__s_req(s) && s->conn_ready; }
 const char *ws_session_protocol(const ws_session *s)
 {
     return s && s->proto ? s->h->protocols[s->proto - 1] : NULL;

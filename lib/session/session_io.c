@@ -25,20 +25,21 @@ static bool handler_ready(const ws_session *s)
 static void hold(ws_session *s, uint8_t *p, size_t n)
 {
     ws__loop *l = &s->w->loop;
+    ws__sess_more *x = p ? ws__session_more(s) : s->x;
     if (!p) {
         /* Input read straight into the engine's buffer: nothing to keep. */
-    } else if (s->held && p >= s->held) {
-        s->held_off = (uint32_t)(p - s->held);
-        s->held_len = (uint32_t)n;
+    } else if (x && x->held && p >= x->held) {
+        x->held_off = (uint32_t)(p - x->held);
+        x->held_len = (uint32_t)n;
     } else {
-        uint8_t *fresh = malloc(WS__LOOP_RBUF + 1);
+        uint8_t *fresh = x ? malloc(WS__LOOP_RBUF + 1) : NULL;
         if (!fresh) {
             ws__session_close(s, WS_CLOSE_INTERNAL_ERROR, "out of memory", WS_CAUSE_IO);
             return;
         }
-        s->held = l->rbuf;
-        s->held_off = (uint32_t)(p - l->rbuf);
-        s->held_len = (uint32_t)n;
+        x->held = l->rbuf;
+        x->held_off = (uint32_t)(p - l->rbuf);
+        x->held_len = (uint32_t)n;
         l->rbuf = fresh;
     }
     s->reading = false;
@@ -49,22 +50,23 @@ int ws__session_hold_copy(ws_session *s, const uint8_t *a, size_t alen, const ui
                           size_t blen)
 {
     /* One spare byte: a zero-copy text message's NUL may land past it. */
-    s->held = malloc(alen + blen + 1);
-    if (!s->held)
+    ws__sess_more *x = ws__session_more(s);
+    if (!x || !(x->held = malloc(alen + blen + 1)))
         return WS_ENOMEM;
-    memcpy(s->held, a, alen);
+    memcpy(x->held, a, alen);
     if (blen)
-        memcpy(s->held + alen, b, blen);
-    s->held_off = 0;
-    s->held_len = (uint32_t)(alen + blen);
+        memcpy(x->held + alen, b, blen);
+    x->held_off = 0;
+    x->held_len = (uint32_t)(alen + blen);
     return 0;
 }
 
 static void restore_nul(ws_session *s)
 {
-    if (s->nul_at) {
-        *s->nul_at = s->nul_saved;
-        s->nul_at = NULL;
+    ws__sess_more *x = s->x;
+    if (x && x->nul_at) {
+        *x->nul_at = x->nul_saved;
+        x->nul_at = NULL;
     }
 }
 
@@ -72,7 +74,7 @@ bool ws__session_input_paused(const ws_session *s)
 {
     /* hold() stops reading; with input read straight into the engine's
      * buffer there is nothing held, only the stop. */
-    return s->held || (s->phase == WS__PH_OPEN && !s->reading && !s->peer_eof);
+    return ws__s_held(s) || (s->phase == WS__PH_OPEN && !s->reading && !s->peer_eof);
 }
 
 void ws__session_resume_input(ws_session *s)
@@ -80,20 +82,23 @@ void ws__session_resume_input(ws_session *s)
     if (s->phase != WS__PH_OPEN || s->feeding)
         return;
     restore_nul(s);
-    if (s->held) {
-        uint8_t *buf = s->held;
-        size_t off = s->held_off, len = s->held_len;
-        s->held_len = 0;
+    if (ws__s_held(s)) {
+        uint8_t *buf = s->x->held;
+        size_t off = s->x->held_off, len = s->x->held_len;
+        s->x->held_len = 0;
         ws_input(s, buf + off, len);
-        if (s->held != buf || s->held_len || !handler_ready(s))
-            return; /* paused again (hold() turned reading off), or moved on */
+        /* Paused again (hold() turned reading off), or moved on. */
+        if (!s->x || s->x->held != buf || s->x->held_len || !handler_ready(s))
+            return;
         free(buf);
-        s->held = NULL;
+        s->x->held = NULL;
+        ws__session_trim(s);
     }
     if (s->phase == WS__PH_OPEN) {
         s->reading = true;
         ws__session_watch(s);
-        if (s->tls && ws__tls_in_pending(s->tls)) { /* decrypted while paused: no fd event */
+        struct ws__tls *tls = ws__s_tls(s);
+        if (tls && ws__tls_in_pending(tls)) { /* decrypted while paused: no fd event */
             s->tls_kick = true;
             ws__session_mark_dirty(s);
         }
@@ -120,13 +125,13 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
         return;
     }
     if (s->conn.state == WS__CONN_CLOSED) {
+        const ws__ending *e = ws__s_ending(s);
+        ws_close_cause cause = e ? (ws_close_cause)e->local_cause : WS_CAUSE_IO;
         if (!s->ended && s->conn.peer_closed_first)
-            ws__session_end(s, WS_CAUSE_PEER, s->conn.recv_code,
-                            s->ending ? s->ending->peer_reason : NULL, 0);
+            ws__session_end(s, WS_CAUSE_PEER, s->conn.recv_code, e ? e->peer_reason : NULL, 0);
         else if (!s->ended)
-            ws__session_end(s, (ws_close_cause)s->local_cause, s->local_code,
-                            s->ending ? s->ending->local_reason : NULL,
-                            ws__cause_err((ws_close_cause)s->local_cause));
+            ws__session_end(s, cause, e ? e->local_code : WS_CLOSE_INTERNAL_ERROR,
+                            e ? e->local_reason : NULL, ws__cause_err(cause));
         ws__session_drain(s);
         return;
     }
@@ -141,15 +146,14 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
 
 static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
 {
-    ws_session *s = ud;
-    const uint8_t *decoded = ws__conn_decoded_data(&s->conn);
-    bool buffered = (s->conn.msg.data && data == s->conn.msg.data) || (decoded && data == decoded);
-    if (!buffered) {
+    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
+    uint8_t *nul_at = NULL, nul_saved = 0;
+    if (!ws__conn_buffered(&s->conn, data)) {
         /* Zero-copy message: every input buffer has a spare byte past its
          * data, so the NUL can be written and the byte restored later. */
-        s->nul_at = data + len;
-        s->nul_saved = *s->nul_at;
-        *s->nul_at = 0;
+        nul_at = data + len;
+        nul_saved = *nul_at;
+        *nul_at = 0;
     }
     ws_msg m = {(ws_msg_type)op, data, len, fin};
     int pause = 0;
@@ -159,18 +163,24 @@ static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
         ws__events_message(s, &m);
     else
         pause = ws__seq_deliver(s, &m);
-    if (!pause)
-        restore_nul(s);
+    ws__sess_more *x = pause && nul_at ? ws__session_more(s) : NULL;
+    if (x) {
+        /* The handler still has the message: restored when input resumes. */
+        x->nul_at = nul_at;
+        x->nul_saved = nul_saved;
+    } else if (nul_at) {
+        *nul_at = nul_saved;
+    }
     return pause;
 }
 
 static void cb_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t len)
 {
-    ws_session *s = ud;
+    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
     (void)code;
-    if (!s->ending && !(s->ending = calloc(1, sizeof *s->ending)))
+    ws__ending *e = ws__session_ending(s);
+    if (!e)
         return; /* the session then ends with the out-of-memory reason */
-    ws__ending *e = s->ending;
     size_t n = len < sizeof e->peer_reason - 1 ? len : sizeof e->peer_reason - 1;
     memcpy(e->peer_reason, reason, n);
     e->peer_reason[n] = '\0';
@@ -178,13 +188,13 @@ static void cb_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t
 
 static int cb_congested(void *ud)
 {
-    ws_session *s = ud;
+    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
     return s->q.bytes > ws__session_cfg(s)->send_high_water;
 }
 
 static int cb_mask_key(void *ud, uint8_t key[4])
 {
-    ws_session *s = ud;
+    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
     return ws__random_bytes(&s->w->rnd, key, 4);
 }
 
@@ -215,7 +225,7 @@ ws__sendq *ws__session_out_queue(ws_session *s)
     }
     d = &w->deferred[w->ndeferred++];
     d->s = s;
-    d->q = (ws__sendq){.cache = s->q.cache};
+    d->q = (ws__sendq){0};
     return &d->q;
 }
 
@@ -235,7 +245,7 @@ void ws__session_drop_deferred(ws_session *s)
 {
     ws__deferred *d = deferred_find(s);
     if (d) {
-        ws__sendq_clear(&d->q);
+        ws__sendq_clear(&d->q, &s->w->chunks);
         deferred_remove(s->w, d);
     }
 }
@@ -261,7 +271,7 @@ void ws__session_queued(ws_session *s)
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl,
                     const uint8_t *mask)
 {
-    ws_session *s = ud;
+    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
     ws__session_before_output(s);
     if ((h[0] & 0x80) && !WS__IS_CONTROL(h[0] & 0x0F))
         ws__count(&s->w->counters.msgs_out, 1);
@@ -270,7 +280,7 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
         /* Another message while the session's own fragmented one is open
          * (a broadcast, a send by id): it waits for that message's end. */
         ws__sendq *q = ws__session_out_queue(s);
-        int rc = q ? ws__sendq_append_masked(q, h, hl, p, pl, mask) : WS_ENOMEM;
+        int rc = q ? ws__sendq_append_masked(q, &s->w->chunks, h, hl, p, pl, mask) : WS_ENOMEM;
         if (rc == 0)
             ws__session_queued(s);
         return rc;
@@ -280,8 +290,8 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
          * a big echo costs no queue copy (nor the heap growing and
          * shrinking by its size each time). */
         struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
-        long w = s->tls ? ws__session_tls_write(s, iov, 2)
-                        : s->w->host->io->writev(s->w->loop.io_state, s->fd, iov, 2);
+        long w = ws__s_tls(s) ? ws__session_tls_write(s, iov, 2)
+                              : s->w->host->io->writev(s->w->loop.io_state, s->fd, iov, 2);
         if (w == (long)(hl + pl))
             return 0;
         if (w > 0) { /* queue only what the kernel did not take */
@@ -295,7 +305,7 @@ static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
         }
         /* Errors surface at the next flush, in one place. */
     }
-    int rc = ws__sendq_append_masked(&s->q, h, hl, p, pl, mask);
+    int rc = ws__sendq_append_masked(&s->q, &s->w->chunks, h, hl, p, pl, mask);
     if (rc < 0)
         return rc;
     ws__session_queued(s);
@@ -333,7 +343,7 @@ static void peer_eof(ws_session *s)
  * the engine's reassembly buffer instead of through the loop's. */
 static size_t direct_space(ws_session *s, uint8_t **dst)
 {
-    if (s->phase != WS__PH_OPEN || s->held || !handler_ready(s))
+    if (s->phase != WS__PH_OPEN || ws__s_held(s) || !handler_ready(s))
         return 0;
     return ws__conn_gather_space(&s->conn, dst);
 }
@@ -341,7 +351,7 @@ static size_t direct_space(ws_session *s, uint8_t **dst)
 static void input(ws_session *s, uint8_t *data, size_t len)
 {
     if (s->phase == WS__PH_HANDSHAKE)
-        s->role->hs_input(s, data, len);
+        ws__session_role(s)->hs_input(s, data, len);
     else if (s->phase == WS__PH_OPEN)
         ws_input(s, data, len);
     /* DRAIN and LINGER: read and dropped. */
@@ -358,6 +368,7 @@ static void direct_input(ws_session *s, uint8_t *dst, size_t len)
 static void do_read(ws_session *s)
 {
     ws__loop *l = &s->w->loop;
+    struct ws__tls *tls = ws__s_tls(s);
     /* A bounded number of reads per wake-up keeps one busy client from
      * starving the others (the poller is level-triggered). */
     for (int i = 0; i < 8 && s->reading && s->phase != WS__PH_DEAD; i++) {
@@ -367,8 +378,8 @@ static void do_read(ws_session *s)
             dst = l->rbuf;
             want = WS__LOOP_RBUF;
         }
-        long n = s->tls ? ws__session_tls_read(s, dst, want)
-                        : s->w->host->io->read(l->io_state, s->fd, dst, want);
+        long n = tls ? ws__session_tls_read(s, dst, want)
+                     : s->w->host->io->read(l->io_state, s->fd, dst, want);
         if (n == WS_EAGAIN)
             break;
         if (n == 0 && s->phase != WS__PH_LINGER) {
@@ -379,18 +390,18 @@ static void do_read(ws_session *s)
             ws__session_abort(s, n < 0 ? (int)n : WS_EIO);
             return;
         }
-        s->last_rx = l->now;
+        s->last_rx = (uint32_t)l->now;
         ws__count(&s->w->counters.bytes_in, (uint64_t)n);
         if (dst == l->rbuf)
             input(s, l->rbuf, (size_t)n);
         else
             direct_input(s, dst, (size_t)n);
-        if ((size_t)n < want && !(s->tls && ws__tls_in_pending(s->tls)))
+        if ((size_t)n < want && !(tls && ws__tls_in_pending(tls)))
             break;
     }
     /* TLS may hold decrypted or undecrypted input the fd will not report
      * again: read it before the next poll. */
-    if (s->tls && s->reading && s->phase != WS__PH_DEAD && ws__tls_in_pending(s->tls)) {
+    if (tls && s->reading && s->phase != WS__PH_DEAD && ws__tls_in_pending(tls)) {
         s->tls_kick = true;
         ws__session_mark_dirty(s);
     }
@@ -409,8 +420,8 @@ void ws__session_on_io(ws__loop *l, int fd, unsigned events, void *ud)
     (void)fd;
     s->busy++;
     if (s->phase == WS__PH_CONNECT) {
-        if (s->role->connected)
-            s->role->connected(s);
+        if (ws__session_role(s)->connected)
+            ws__session_role(s)->connected(s);
     } else {
         if (events & WS_IO_WRITE)
             ws__session_flush_now(s);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A session's bytes through its TLS transport (tls/tls.h): what the
  * session layer calls instead of the backend's read and writev when
- * s->tls is set. The send queue keeps plaintext (a broadcast frame is
+ * s->x->tls is set. The send queue keeps plaintext (a broadcast frame is
  * still encoded once and shared); only the encryption is per session, and
  * it happens as the queue drains, straight into the loop's output scratch
  * and on to the fd, so a peer that stops reading holds at most what the
@@ -32,15 +32,15 @@ long ws__session_tls_read(ws_session *s, void *buf, size_t len)
     ws__tls_io io = io_of(s);
     if (!io.scratch)
         return WS_ENOMEM;
-    long n = ws__tls_read(s->tls, &io, buf, len);
+    long n = ws__tls_read(s->x->tls, &io, buf, len);
     /* The handshake, tickets or an alert may want to go out. */
-    if (ws__tls_out_pending(s->tls))
+    if (ws__tls_out_pending(s->x->tls))
         ws__session_mark_dirty(s);
     if (n < 0 && n != WS_EAGAIN) {
         /* The alert saying why goes out before the connection closes. */
-        ws__tls_flush(s->tls, &io);
+        ws__tls_flush(s->x->tls, &io);
         if (!s->conn_ready)
-            ws__log(&s->w->host->log, WS_LOG_INFO, "%s: %s", s->peer, ws__tls_error(s->tls));
+            ws__log(&s->w->host->log, WS_LOG_INFO, "%s: %s", s->peer, ws__tls_error(s->x->tls));
     }
     return n;
 }
@@ -52,20 +52,20 @@ long ws__session_tls_flush(ws_session *s)
         return WS_ENOMEM;
     long total = 0;
     for (;;) {
-        long w = ws__tls_flush(s->tls, &io);
+        long w = ws__tls_flush(s->x->tls, &io);
         if (w < 0)
             return w;
         total += w;
-        if (ws__tls_out_pending(s->tls) || !s->q.head)
+        if (ws__tls_out_pending(s->x->tls) || !s->q.head)
             return total; /* the fd is full, or all is out */
         struct iovec iov[WS__SENDQ_IOV];
         int n = ws__sendq_iov(&s->q, iov, WS__SENDQ_IOV);
-        long taken = ws__tls_send(s->tls, &io, iov, n);
+        long taken = ws__tls_send(s->x->tls, &io, iov, n);
         if (taken < 0)
             return taken;
         if (taken == 0)
             return total; /* a client whose handshake is not done yet */
-        ws__sendq_consume(&s->q, (size_t)taken);
+        ws__sendq_consume(&s->q, &s->w->chunks, (size_t)taken);
         total += taken;
     }
 }
@@ -73,10 +73,10 @@ long ws__session_tls_flush(ws_session *s)
 long ws__session_tls_write(ws_session *s, const struct iovec *iov, int n)
 {
     ws__tls_io io = io_of(s);
-    return io.out ? ws__tls_send(s->tls, &io, iov, n) : 0;
+    return io.out ? ws__tls_send(s->x->tls, &io, iov, n) : 0;
 }
 
 bool ws__session_tls_idle(const ws_session *s)
 {
-    return !s->tls || ws__tls_out_pending(s->tls) == 0;
+    return !ws__s_tls(s) || ws__tls_out_pending(s->x->tls) == 0;
 }

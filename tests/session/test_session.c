@@ -7,6 +7,8 @@
 
 #include <wschat/tls.h>
 
+#include "session/session.h" /* the idle test looks inside a session */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -1295,6 +1297,69 @@ static void test_handler_stacks(void **s)
         strstr(logbuf, "ws_session_set_data: the pointer is into a sequential handler's frame"));
 }
 
+/* Idle memory: an open session on a callback route, between messages,
+ * carries no optional part, no receive state and no side buffers; each
+ * comes while needed and goes after. */
+static ws_session *idle_s;
+static void idle_open(ws_session *s, void *ud)
+{
+    (void)ud;
+    idle_s = s;
+}
+static void idle_echo(ws_session *s, const ws_msg *m, void *ud)
+{
+    (void)ud;
+    ws_send_text_n(s, (const char *)m->data, m->len);
+}
+static void idle_closed(ws_session *s, const ws_close_reason *r, void *ud)
+{
+    (void)s;
+    (void)r;
+    (void)ud;
+}
+
+static void test_idle_session_parts(void **state)
+{
+    (void)state;
+    ws_mem_net *net = ws_mem_net_new();
+    ws_config c = {.backend = "mem", .io_arg = net, .no_signals = true};
+    ws_server *srv = ws_server_new(&c);
+    ws_event_callbacks cb = {.on_open = idle_open, .on_message = idle_echo};
+    ws_route_events(srv, "/", &cb, NULL);
+    ws_server_start(srv);
+    peer p;
+    assert_int_equal(peer_open(&p, srv, net, ws_server_port(srv), "/", NULL, NULL), 101);
+    pump(srv, 2);
+    ws_session *s = idle_s;
+    assert_non_null(s);
+    assert_null(s->x);
+    assert_null(s->conn.rx);
+    assert_null(s->conn.side);
+    /* A fragmented message keeps receive state until its last frame. */
+    peer_send(&p, false, 1, "ab", 2);
+    pump(srv, 2);
+    assert_non_null(s->conn.rx);
+    peer_send(&p, true, 0, "cd", 2);
+    assert_true(peer_expect_text(&p, "abcd"));
+    assert_null(s->conn.rx);
+    /* A ping split across reads needs the side buffers, then not. */
+    uint8_t ping[64];
+    size_t n = wsf_client(ping, true, 9, "split", 5);
+    peer_send_raw(&p, ping, 8); /* the header and two payload bytes */
+    pump(srv, 2);
+    assert_non_null(s->conn.side);
+    peer_send_raw(&p, ping + 8, n - 8);
+    pump(srv, 2);
+    assert_null(s->conn.side);
+    /* A close callback is one of the optional parts. */
+    assert_int_equal(ws_on_close(s, idle_closed, NULL), 0);
+    assert_non_null(s->x);
+    assert_non_null(s->x->close_cbs);
+    peer_free(&p);
+    ws_server_free(srv);
+    ws_mem_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1352,6 +1417,7 @@ int main(void)
         cmocka_unit_test(test_recv_frame),
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_handler_stacks),
+        cmocka_unit_test(test_idle_session_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

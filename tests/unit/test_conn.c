@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 typedef struct rec {
-    ws__conn c;
+    ws__conn c;          /* first: the engine's callbacks get &r->c as their ud */
     ws__conn_config cfg; /* the engine keeps a pointer to it */
     uint8_t out[1 << 16];
     size_t out_len;
@@ -81,9 +81,9 @@ static int on_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, siz
 static rec *rec_new(size_t max_message)
 {
     rec *r = calloc(1, sizeof *r);
-    r->cfg = (ws__conn_config){.max_frame = 0, .max_message = max_message};
     static const ws__conn_cb cb = {on_message, on_control, on_peer_close, on_write, NULL, NULL};
-    ws__conn_init(&r->c, &r->cfg, &cb, r);
+    r->cfg = (ws__conn_config){.cb = &cb, .max_frame = 0, .max_message = max_message};
+    ws__conn_init(&r->c, &r->cfg);
     return r;
 }
 
@@ -162,6 +162,51 @@ static void check_1002(rec *r, long rc)
     assert_int_equal(r->c.state, WS__CONN_FAILED);
     assert_int_equal(sent_close_code(r), 1002);
     assert_int_equal(r->nmsgs, 0);
+}
+
+/* An idle conn keeps no receive state: it exists only while a frame or a
+ * message is unfinished at the end of the input, or a paused message's
+ * bytes must stay valid. */
+static void test_receive_state_only_while_needed(void **state)
+{
+    (void)state;
+    rec *r = rec_new(0);
+    uint8_t in[256];
+    size_t n = wsf_client(in, true, WS__OP_TEXT, "whole", 5);
+    assert_int_equal(ws__conn_feed(&r->c, in, n), (long)n);
+    assert_null(r->c.rx);
+    /* A frame split after its header. */
+    n = wsf_client(in, true, WS__OP_BINARY, "0123456789", 10);
+    assert_int_equal(ws__conn_feed(&r->c, in, 4), 4);
+    assert_non_null(r->c.rx);
+    assert_int_equal(ws__conn_feed(&r->c, in + 4, n - 4), (long)(n - 4));
+    assert_null(r->c.rx);
+    assert_int_equal(r->nmsgs, 2);
+    assert_int_equal(r->msg_len[1], 10);
+    /* A fragmented message: kept between its frames, and with a split
+     * header byte. */
+    n = wsf_client(in, false, WS__OP_TEXT, "ab", 2);
+    assert_int_equal(ws__conn_feed(&r->c, in, n), (long)n);
+    assert_true(ws__conn_in_msg(&r->c));
+    n = wsf_client(in, true, WS__OP_CONT, "cd", 2);
+    assert_int_equal(ws__conn_feed(&r->c, in, 1), 1);
+    assert_int_equal(ws__conn_feed(&r->c, in + 1, n - 1), (long)(n - 1));
+    assert_null(r->c.rx);
+    assert_int_equal(r->nmsgs, 3);
+    assert_memory_equal(r->msgs[2], "abcd", 5); /* with its NUL */
+    /* Paused on a copied message: its buffer stays until the next feed. */
+    r->pause_each = 1;
+    n = wsf_client(in, false, WS__OP_TEXT, "ef", 2);
+    n += wsf_client(in + n, true, WS__OP_CONT, "gh", 2);
+    assert_int_equal(ws__conn_feed(&r->c, in, n), (long)n);
+    assert_non_null(r->c.rx);
+    assert_true(ws__conn_buffered(&r->c, r->c.rx->msg.data));
+    r->pause_each = 0;
+    n = wsf_client(in, true, WS__OP_TEXT, "x", 1);
+    assert_int_equal(ws__conn_feed(&r->c, in, n), (long)n);
+    assert_null(r->c.rx);
+    assert_int_equal(r->nmsgs, 5);
+    rec_free(r);
 }
 
 static void test_continuation_without_start(void **state)
@@ -448,6 +493,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fragmented_with_interleaved_ping),
+        cmocka_unit_test(test_receive_state_only_while_needed),
         cmocka_unit_test(test_continuation_without_start),
         cmocka_unit_test(test_new_data_frame_inside_fragmented),
         cmocka_unit_test(test_message_too_big_across_fragments),
