@@ -28,161 +28,22 @@
  * DEFER_TASKRUN there is no bulk mode.
  *
  * Features newer than liburing 2.3 are done by hand: the buffer ring is
- * allocated and registered here (no io_uring_setup_buf_ring). */
+ * allocated and registered here (no io_uring_setup_buf_ring).
+ *
+ * This file is the ring: its bookkeeping, set-up, interest, completions
+ * and poll. The transport (accept, connect, read, writev, close) is in
+ * uring_io.c; what both share is in uring_impl.h. */
 /* POLLRDHUP is a GNU extension. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "io/backend.h"
-#include "io/sock.h"
-#include "util/array.h"
-#include "util/error_internal.h"
-#include "wschat/error.h"
-
-#include <errno.h>
-#include <liburing.h>
-#include <poll.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#define RING_ENTRIES 1024
-#define BUF_SIZE (16 * 1024)
-#define BUF_COUNT 512 /* a power of two; 8 MiB of address space, touched as used */
-/* Provided at first; doubled whenever a receive finds none left. The ring
- * hands buffers out in turn, so every provided one gets touched: starting
- * small keeps an idle server's resident memory small. */
-#define BUF_START 8
-#define PAGE_FDS 256 /* the fd table grows by pages of this many entries */
-/* Kept for reuse rather than freed: a broadcast to N members attaches N
- * busy parts and N chunks, and gives them all back one iteration later. */
-#define SPARE_MAX 1024  /* idle ubusy (40 B each) */
-#define CHUNK_SPARE 128 /* CHUNK_MIN chunks (512 KiB at most) */
-#define BGID 7
-#define SEND_MAX (256 * 1024)  /* bytes a socket may have queued here */
-#define DIRECT_MIN (16 * 1024) /* writes at least this big skip the queue */
-#define CHUNK_MIN 4096
-
-enum { OP_RECV = 1, OP_SEND, OP_POLL, OP_WAKE, OP_CANCEL, OP_LINGER };
-
-/* How long a closed connection may take to send what it had queued. */
-#define CLOSE_LINGER_MS 2000
-/* A bulk connection's direct read shorter than this returns it to the
- * multishot receive. */
-#define BULK_EXIT 2048
-
-enum {
-    F_SOCKET = 1,       /* our connection: receive and send through the ring */
-    F_RECV = 2,         /* multishot receive armed */
-    F_POLL = 4,         /* a poll armed */
-    F_SENDING = 8,      /* a send in flight */
-    F_EOF = 16,         /* the receive side ended */
-    F_CLOSING = 32,     /* close() called: waiting for the last completion */
-    F_READY = 64,       /* on the ready list */
-    F_CONNECTING = 128, /* a client socket before connect_result */
-    F_SHUTDOWN = 256,   /* shutdown(SHUT_WR) once the queue is out */
-    F_LINGER = 512,     /* a close's deadline is armed */
-    F_BULK = 1024,      /* large transfers: polled and read straight through, no receive */
-    F_TO_BULK = 2048,   /* a receive filled a whole buffer: go bulk once drained */
-};
-
-typedef struct seg {
-    uint16_t bid, off, len;
-} seg;
-
-typedef struct chunk {
-    struct chunk *next;
-    uint32_t len, off, cap;
-    uint8_t data[];
-} chunk;
-
-/* What a connection holds only while data waits in either direction:
- * attached on the first received buffer or queued send, detached (kept in
- * a small spare list) when both are empty again. */
-typedef struct ubusy {
-    seg *segs; /* received buffers, a ring of segcap */
-    uint16_t nseg, seg0, segcap;
-    uint32_t queued; /* bytes in q */
-    chunk *q, *qtail;
-    struct ubusy *next; /* on the spare list */
-    uint32_t ix;        /* in uring.parts, for as long as it exists */
-} ubusy;
-
-/* Per fd, in a table of pages indexed by fd. Small: idle memory (24 B). */
-/* One per fd, 12 bytes: its busy part by index rather than pointer, the
- * rest in bit-fields (user_data carries 24 bits of generation anyway). */
-typedef struct ufd {
-    uint32_t bi; /* busy part: uring.parts[bi - 1]; 0 while nothing waits */
-    unsigned gen : 24;
-    unsigned nops : 5;   /* operations in flight (recv, poll, send, cancel, linger) */
-    unsigned polled : 3; /* a polled fd's events from its last completion (with WS_IO_ERROR) */
-    unsigned flags : 12;
-    unsigned want : 2;  /* WS_IO_READ | WS_IO_WRITE asked for */
-    unsigned armed : 2; /* what its armed poll waits for */
-    int err : 8;        /* a ws_err from the receive or send side, 0 if none */
-} ufd;
-_Static_assert(sizeof(ufd) <= 12, "ufd is idle memory: keep it small");
-_Static_assert(F_TO_BULK < 1 << 12 && WS_EBROKER >= -128, "ufd's bit-fields hold these");
-
-typedef struct fdlist {
-    int *v;
-    size_t n, cap;
-} fdlist;
-
-typedef struct uring {
-    struct io_uring ring;
-    bool defer;   /* DEFER_TASKRUN: completions only inside our enter */
-    bool enabled; /* created disabled; enabled by the loop's own thread */
-    struct io_uring_buf_ring *br;
-    uint8_t *bufs;
-    uint16_t br_mask;
-    uint16_t provided; /* buffers handed to the ring so far */
-    int wake[2];
-    bool wake_armed;
-    ufd **pages; /* the fd table: npages pages of PAGE_FDS, each allocated when first used */
-    int npages;
-    ubusy *spare;
-    int nspare;
-    /* Every busy part that exists, attached or spare, by its ix; a freed
-     * part leaves a hole, reused first. */
-    ubusy **parts;
-    size_t nparts, parts_cap;
-    uint32_t *holes;
-    size_t nholes, holes_cap;
-    struct chunk *spare_chunks;
-    int nspare_chunks;
-    fdlist ready;   /* fds with something to report (F_READY) */
-    fdlist sendq;   /* sockets with queued bytes and no send in flight */
-    fdlist starved; /* sockets whose receive ended for want of buffers */
-} uring;
-
-/* --- user_data: op, generation, fd --------------------------------------- */
-
-static uint64_t ud(int op, uint32_t gen, int fd)
-{
-    return (uint64_t)op << 56 | (uint64_t)(gen & 0xffffff) << 32 | (uint32_t)fd;
-}
-
-static int ud_op(uint64_t u) { return (int)(u >> 56); }
-static uint32_t ud_gen(uint64_t u) { return (uint32_t)(u >> 32) & 0xffffff; }
-static int ud_fd(uint64_t u) { return (int)(uint32_t)u; }
+#include "io/uring_impl.h"
 
 /* --- bookkeeping ------------------------------------------------------------ */
 
-/* fd's entry, or NULL if the backend has never seen an fd in its page. */
-static ufd *get(uring *u, int fd)
-{
-    if (fd < 0 || fd / PAGE_FDS >= u->npages || !u->pages[fd / PAGE_FDS])
-        return NULL;
-    return &u->pages[fd / PAGE_FDS][fd % PAGE_FDS];
-}
-
 /* fd's entry, its page allocated if need be; NULL on ENOMEM. Pages, not
  * one array doubled: no copy, and at most one page of slack. */
-static ufd *slot(uring *u, int fd)
+ufd *ws__ur_slot(uring *u, int fd)
 {
     if (fd < 0)
         return NULL;
@@ -202,9 +63,6 @@ static ufd *slot(uring *u, int fd)
         return NULL;
     return &u->pages[pg][fd % PAGE_FDS];
 }
-
-/* f's busy part, or NULL. */
-static ubusy *busy_of(const uring *u, const ufd *f) { return f->bi ? u->parts[f->bi - 1] : NULL; }
 
 static ubusy *part_new(uring *u)
 {
@@ -237,7 +95,7 @@ static void part_free(uring *u, ubusy *b)
 }
 
 /* f's busy part, attached if need be; NULL on ENOMEM. */
-static ubusy *busy(uring *u, ufd *f)
+ubusy *ws__ur_busy(uring *u, ufd *f)
 {
     ubusy *b = busy_of(u, f);
     if (b)
@@ -254,7 +112,7 @@ static ubusy *busy(uring *u, ufd *f)
 }
 
 /* Detaches f's busy part once nothing waits in it. */
-static void unbusy(uring *u, ufd *f)
+void ws__ur_unbusy(uring *u, ufd *f)
 {
     ubusy *b = busy_of(u, f);
     if (!b || b->nseg || b->q)
@@ -270,16 +128,7 @@ static void unbusy(uring *u, ufd *f)
     }
 }
 
-static uint16_t nseg(const uring *u, const ufd *f)
-{
-    const ubusy *b = busy_of(u, f);
-    return b ? b->nseg : 0;
-}
-
-/* A connection of ours, past connecting: received and sent through the ring. */
-static bool is_conn(const ufd *f) { return (f->flags & F_SOCKET) && !(f->flags & F_CONNECTING); }
-
-static chunk *chunk_new(uring *u, size_t cap)
+chunk *ws__ur_chunk_new(uring *u, size_t cap)
 {
     if (cap == CHUNK_MIN && u->spare_chunks) {
         chunk *c = u->spare_chunks;
@@ -304,7 +153,7 @@ static void chunk_free(uring *u, chunk *c)
     free(c);
 }
 
-static int push(fdlist *l, int fd)
+int ws__ur_push(fdlist *l, int fd)
 {
     if (l->n == l->cap) {
         int *v = ws__grow_doubling(l->v, &l->cap, sizeof *v, 64);
@@ -319,11 +168,11 @@ static int push(fdlist *l, int fd)
 static void mark_ready(uring *u, int fd)
 {
     ufd *f = get(u, fd);
-    if (!(f->flags & F_READY) && push(&u->ready, fd) == 0)
+    if (!(f->flags & F_READY) && ws__ur_push(&u->ready, fd) == 0)
         f->flags |= F_READY;
 }
 
-static struct io_uring_sqe *sqe(uring *u)
+struct io_uring_sqe *ws__ur_sqe(uring *u)
 {
     struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
     if (!s && u->enabled) { /* the queue is full: hand it to the kernel now */
@@ -353,13 +202,13 @@ static void provide(uring *u, uint16_t n)
     u->provided = (uint16_t)(u->provided + n);
 }
 
-static void arm_recv(uring *u, int fd)
+void ws__ur_arm_recv(uring *u, int fd)
 {
     ufd *f = get(u, fd);
     if (f->flags & (F_RECV | F_EOF | F_CLOSING | F_CONNECTING | F_BULK) || f->err ||
         !(f->want & WS_IO_READ))
         return;
-    struct io_uring_sqe *s = sqe(u);
+    struct io_uring_sqe *s = ws__ur_sqe(u);
     if (!s)
         return;
     io_uring_prep_recv_multishot(s, fd, NULL, 0, 0);
@@ -370,7 +219,7 @@ static void arm_recv(uring *u, int fd)
     f->nops++;
 }
 
-static void arm_poll(uring *u, int fd)
+void ws__ur_arm_poll(uring *u, int fd)
 {
     ufd *f = get(u, fd);
     unsigned want = (f->flags & F_CONNECTING) ? WS_IO_WRITE : f->want;
@@ -378,7 +227,7 @@ static void arm_poll(uring *u, int fd)
         want = (f->flags & F_BULK) ? (f->want & WS_IO_READ) : 0; /* for reading: its queue writes */
     if (f->flags & (F_POLL | F_CLOSING) || !want)
         return;
-    struct io_uring_sqe *s = sqe(u);
+    struct io_uring_sqe *s = ws__ur_sqe(u);
     if (!s)
         return;
     io_uring_prep_poll_add(
@@ -389,10 +238,10 @@ static void arm_poll(uring *u, int fd)
     f->nops++;
 }
 
-static void cancel(uring *u, int fd, int op)
+void ws__ur_cancel(uring *u, int fd, int op)
 {
     ufd *f = get(u, fd);
-    struct io_uring_sqe *s = sqe(u);
+    struct io_uring_sqe *s = ws__ur_sqe(u);
     if (!s)
         return;
     io_uring_prep_cancel64(s, ud(op, f->gen, fd), 0);
@@ -413,11 +262,11 @@ static void free_queues(uring *u, ufd *f)
     }
     b->q = b->qtail = NULL;
     b->queued = 0;
-    unbusy(u, f);
+    ws__ur_unbusy(u, f);
 }
 
 /* The last operation on a closing fd has completed: close it for real. */
-static void finish_close(uring *u, int fd)
+void ws__ur_finish_close(uring *u, int fd)
 {
     ufd *f = get(u, fd);
     free_queues(u, f);
@@ -527,300 +376,37 @@ static void ur_destroy(void *state)
 
 /* --- interest ------------------------------------------------------------------ */
 
-static int ur_mod(void *state, int fd, unsigned events)
+int ws__ur_mod(void *state, int fd, unsigned events)
 {
     uring *u = state;
-    ufd *f = slot(u, fd);
+    ufd *f = ws__ur_slot(u, fd);
     if (!f)
         return WS_ENOMEM;
     f->want = (uint8_t)events;
     if (is_conn(f)) {
         if ((events & WS_IO_READ) && (f->flags & F_BULK))
-            arm_poll(u, fd);
+            ws__ur_arm_poll(u, fd);
         else if (events & WS_IO_READ)
-            arm_recv(u, fd);
+            ws__ur_arm_recv(u, fd);
         else if (f->flags & F_RECV)
-            cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
+            ws__ur_cancel(u, fd, OP_RECV); /* paused: what arrived stays queued */
         else if (f->flags & F_POLL)
-            cancel(u, fd, OP_POLL);
+            ws__ur_cancel(u, fd, OP_POLL);
         if (nseg(u, f) || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
             mark_ready(u, fd);
     } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
         /* Waiting for less than is wanted now (hiredis asking to write):
          * cancelled, and armed again with the new mask on its completion. */
-        cancel(u, fd, OP_POLL);
+        ws__ur_cancel(u, fd, OP_POLL);
     } else {
-        arm_poll(u, fd);
+        ws__ur_arm_poll(u, fd);
     }
     return 0;
 }
 
-static int ur_add(void *state, int fd, unsigned events) { return ur_mod(state, fd, events); }
+static int ur_add(void *state, int fd, unsigned events) { return ws__ur_mod(state, fd, events); }
 
-static int ur_del(void *state, int fd) { return ur_mod(state, fd, 0); }
-
-/* --- the transport ------------------------------------------------------------------ */
-
-static int ur_accept(void *state, int lfd, char *peer, size_t peer_cap)
-{
-    uring *u = state;
-    int fd = ws__sock_accept(state, lfd, peer, peer_cap);
-    ufd *f = fd >= 0 ? slot(u, fd) : NULL;
-    if (fd >= 0 && !f) {
-        close(fd);
-        return WS_ENOMEM;
-    }
-    if (f)
-        f->flags = F_SOCKET;
-    return fd;
-}
-
-static int ur_connect(void *state, const struct sockaddr *addr, unsigned addrlen, char *peer,
-                      size_t peer_cap)
-{
-    uring *u = state;
-    int fd = ws__sock_connect(state, addr, addrlen, peer, peer_cap);
-    ufd *f = fd >= 0 ? slot(u, fd) : NULL;
-    if (fd >= 0 && !f) {
-        close(fd);
-        return WS_ENOMEM;
-    }
-    if (f)
-        f->flags = F_SOCKET | F_CONNECTING; /* polled for writability until connected */
-    return fd;
-}
-
-static int ur_connect_result(void *state, int fd)
-{
-    uring *u = state;
-    int rc = ws__sock_connect_result(state, fd);
-    ufd *f = get(u, fd);
-    if (rc == 0 && f) {
-        f->flags &= (uint16_t)~F_CONNECTING;
-        ur_mod(u, fd, f->want);
-    }
-    return rc;
-}
-
-/* Bulk mode. A multishot receive copies everything into the ring's 16 KiB
- * buffers before the session sees a frame header, so a 64 KiB message
- * would be copied twice (kernel to ring, ring to the session) where epoll
- * copies once. A connection whose receive fills a whole buffer therefore
- * switches, once what was received is read, to a poll and reads straight
- * into the session's buffer (the engine's reassembly buffer for the rest of
- * a frame), as on epoll; sends still go through the ring. A short read
- * returns it to the multishot receive. Only with DEFER_TASKRUN: the order of
- * bytes relies on the ring taking none outside our enter. */
-static void to_bulk(uring *u, int fd, ufd *f)
-{
-    f->flags = (uint16_t)((f->flags & ~F_TO_BULK) | F_BULK);
-    f->polled = 0;
-    if (f->flags & F_RECV)
-        cancel(u, fd, OP_RECV);
-    arm_poll(u, fd);
-}
-
-static long bulk_read(uring *u, int fd, ufd *f, void *buf, size_t len)
-{
-    if (!(f->polled & WS_IO_READ))
-        return WS_EAGAIN;
-    long n = ws__sock_read(u, fd, buf, len);
-    if (n > 0 && n < BULK_EXIT && (size_t)n < len) { /* little was there, not a small ask */
-        f->flags &= (uint16_t)~F_BULK;               /* small again: back to the ring */
-        f->polled = 0;
-        if (f->flags & F_POLL)
-            cancel(u, fd, OP_POLL);
-        arm_recv(u, fd);
-    } else if (n == WS_EAGAIN || (n > 0 && (size_t)n < len)) {
-        f->polled = 0; /* drained: wait for the next poll */
-        arm_poll(u, fd);
-    }
-    return n;
-}
-
-static long ur_read(void *state, int fd, void *buf, size_t len)
-{
-    uring *u = state;
-    ufd *f = get(u, fd);
-    if (!f || !(f->flags & F_SOCKET))
-        return ws__sock_read(state, fd, buf, len);
-    ubusy *b = busy_of(u, f);
-    if (!nseg(u, f)) {
-        if (f->err)
-            return f->err;
-        if (f->flags & F_EOF)
-            return 0;
-        if (f->flags & F_BULK)
-            return bulk_read(u, fd, f, buf, len);
-        /* Nothing received: the multishot receive brings what comes (a
-         * recv(2) here would mostly find nothing: a session reads once more
-         * after its handshake, for one). */
-        return WS_EAGAIN;
-    }
-    size_t got = 0;
-    uint16_t done = 0;
-    while (got < len && b->nseg) {
-        seg *g = &b->segs[b->seg0];
-        size_t n = g->len < len - got ? g->len : len - got;
-        memcpy((uint8_t *)buf + got, u->bufs + (size_t)g->bid * BUF_SIZE + g->off, n);
-        got += n;
-        g->off = (uint16_t)(g->off + n);
-        g->len = (uint16_t)(g->len - n);
-        if (g->len == 0) {
-            io_uring_buf_ring_add(u->br, u->bufs + (size_t)g->bid * BUF_SIZE, BUF_SIZE, g->bid,
-                                  u->br_mask, done++);
-            b->seg0 = (uint16_t)((b->seg0 + 1) % b->segcap);
-            b->nseg--;
-        }
-    }
-    if (done) {
-        io_uring_buf_ring_advance(u->br, done);
-        /* Buffers are back: the receives that ran dry go on. */
-        for (size_t i = 0; i < u->starved.n; i++)
-            if (get(u, u->starved.v[i]))
-                arm_recv(u, u->starved.v[i]);
-        u->starved.n = 0;
-    }
-    if (!b->nseg) {
-        unbusy(u, f); /* idle memory: nothing attached while nothing waits */
-        if (f->flags & F_TO_BULK)
-            to_bulk(u, fd, f);
-        else if (!(f->flags & (F_RECV | F_BULK)))
-            arm_recv(u, fd); /* it ended for want of buffers: go on */
-    }
-    return (long)got;
-}
-
-static void submit_send(uring *u, int fd);
-
-static long ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
-{
-    uring *u = state;
-    ufd *f = get(u, fd);
-    if (!f || !is_conn(f))
-        return ws__sock_writev(state, fd, iov, iovcnt);
-    if (f->err)
-        return f->err;
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    const ubusy *fb = busy_of(u, f);
-    if (!(fb && fb->q) && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
-        return ws__sock_writev(state, fd, iov, iovcnt); /* nothing ahead of it */
-    ubusy *b = busy(u, f);
-    if (!b)
-        return WS_ENOMEM;
-    size_t room = SEND_MAX > b->queued ? SEND_MAX - b->queued : 0;
-    if (room == 0)
-        return WS_EAGAIN;
-    size_t take = total < room ? total : room;
-    /* Into the tail chunk if it is not on its way, else a new one. */
-    chunk *c = b->qtail;
-    bool tail_free = c && !((f->flags & F_SENDING) && c == b->q);
-    if (!tail_free || c->cap - c->len < take) {
-        chunk *n = chunk_new(u, take > CHUNK_MIN ? take : CHUNK_MIN);
-        if (!n) {
-            unbusy(u, f);
-            return WS_ENOMEM;
-        }
-        n->next = NULL;
-        n->len = n->off = 0;
-        if (b->qtail)
-            b->qtail->next = n;
-        else
-            b->q = n;
-        b->qtail = c = n;
-    }
-    size_t left = take;
-    for (int i = 0; i < iovcnt && left; i++) {
-        size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
-        memcpy(c->data + c->len, iov[i].iov_base, n);
-        c->len += (uint32_t)n;
-        left -= n;
-    }
-    b->queued += (uint32_t)take;
-    /* Sent at the next poll, with whatever else this iteration adds; out of
-     * memory for the list, prepared now instead. */
-    if (!(f->flags & F_SENDING) && b->q == c && c->len == take && push(&u->sendq, fd) != 0)
-        submit_send(u, fd);
-    return (long)take;
-}
-
-static void submit_send(uring *u, int fd)
-{
-    ufd *f = get(u, fd);
-    const ubusy *b = busy_of(u, f);
-    if (f->flags & F_SENDING || !b || !b->q || f->err)
-        return;
-    struct io_uring_sqe *s = sqe(u);
-    if (!s)
-        return;
-    chunk *c = b->q;
-    io_uring_prep_send(s, fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(s, ud(OP_SEND, f->gen, fd));
-    f->flags |= F_SENDING;
-    f->nops++;
-}
-
-static void ur_shutdown(void *state, int fd)
-{
-    uring *u = state;
-    ufd *f = get(u, fd);
-    const ubusy *b = f ? busy_of(u, f) : NULL;
-    if (f && ((b && b->q) || (f->flags & F_SENDING))) {
-        f->flags |= F_SHUTDOWN; /* the FIN goes after the queued bytes */
-        return;
-    }
-    ws__sock_shutdown(state, fd);
-}
-
-static void ur_close(void *state, int fd)
-{
-    uring *u = state;
-    ufd *f = get(u, fd);
-    if (!f) {
-        close(fd);
-        return;
-    }
-    f->want = 0;
-    if (f->flags & F_RECV)
-        cancel(u, fd, OP_RECV);
-    if (f->flags & F_POLL)
-        cancel(u, fd, OP_POLL);
-    /* What is queued still goes out, as epoll's writes already have, but
-     * within a deadline: a peer that does not read cannot hold the fd. */
-    const ubusy *b = busy_of(u, f);
-    if (b && b->q && !f->err) {
-        submit_send(u, fd);
-        struct io_uring_sqe *s = sqe(u);
-        if (s) {
-            static const struct __kernel_timespec linger = {
-                .tv_sec = CLOSE_LINGER_MS / 1000, .tv_nsec = (CLOSE_LINGER_MS % 1000) * 1000000LL};
-            io_uring_prep_timeout(s, (struct __kernel_timespec *)&linger, 0, 0);
-            io_uring_sqe_set_data64(s, ud(OP_LINGER, f->gen, fd));
-            f->flags |= F_LINGER;
-            f->nops++;
-        }
-    }
-    if (f->nops) {
-        f->flags |= F_CLOSING;
-        return;
-    }
-    finish_close(u, fd);
-}
-
-/* A closing connection's queue is out (or cannot go): stop its deadline. */
-static void linger_done(uring *u, int fd)
-{
-    ufd *f = get(u, fd);
-    if (!(f->flags & F_LINGER))
-        return;
-    struct io_uring_sqe *s = sqe(u);
-    if (s) {
-        io_uring_prep_timeout_remove(s, ud(OP_LINGER, f->gen, fd), 0);
-        io_uring_sqe_set_data64(s, ud(OP_CANCEL, 0, 0));
-    }
-}
+static int ur_del(void *state, int fd) { return ws__ur_mod(state, fd, 0); }
 
 /* --- completions ------------------------------------------------------------------------ */
 
@@ -829,7 +415,7 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
     bool more = c->flags & IORING_CQE_F_MORE;
     if (c->res > 0 && (c->flags & IORING_CQE_F_BUFFER)) {
         uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
-        ubusy *b = (f->flags & F_CLOSING) ? NULL : busy(u, f);
+        ubusy *b = (f->flags & F_CLOSING) ? NULL : ws__ur_busy(u, f);
         if (!b) {
             recycle(u, bid);
             if (!(f->flags & F_CLOSING)) {
@@ -843,7 +429,7 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
             seg *v = malloc(cap * sizeof *v);
             if (!v) {
                 recycle(u, bid);
-                unbusy(u, f);
+                ws__ur_unbusy(u, f);
                 f->err = WS_ENOMEM;
                 mark_ready(u, fd);
                 goto ended;
@@ -876,9 +462,9 @@ ended:
         if (c->res == -ENOBUFS && u->provided < BUF_COUNT)
             provide(u, u->provided);
         if (c->res == -ENOBUFS && u->provided == BUF_COUNT)
-            push(&u->starved, fd);
+            ws__ur_push(&u->starved, fd);
         else
-            arm_recv(u, fd);
+            ws__ur_arm_recv(u, fd);
     }
 }
 
@@ -890,7 +476,7 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         if (c->res != -ECANCELED)
             f->err = ws__from_errno(-c->res);
         if (f->flags & F_CLOSING)
-            linger_done(u, fd);
+            ws__ur_linger_done(u, fd);
         mark_ready(u, fd);
         return;
     }
@@ -907,15 +493,15 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         chunk_free(u, q);
     }
     if (b->q) {
-        submit_send(u, fd); /* the rest, or the next chunk: still one in flight */
+        ws__ur_submit_send(u, fd); /* the rest, or the next chunk: still one in flight */
     } else {
         if (f->flags & F_SHUTDOWN) {
             f->flags &= (uint16_t)~F_SHUTDOWN;
             ws__sock_shutdown(u, fd);
         }
         if (f->flags & F_CLOSING)
-            linger_done(u, fd);
-        unbusy(u, f);
+            ws__ur_linger_done(u, fd);
+        ws__ur_unbusy(u, f);
     }
     if (f->want & WS_IO_WRITE)
         mark_ready(u, fd);
@@ -926,7 +512,7 @@ static void on_linger(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
     f->flags &= (uint16_t)~F_LINGER;
     f->nops--;
     if (c->res == -ETIME && f->nops) { /* the deadline passed: let the rest go */
-        struct io_uring_sqe *s = sqe(u);
+        struct io_uring_sqe *s = ws__ur_sqe(u);
         if (s) {
             io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
             io_uring_sqe_set_data64(s, ud(OP_CANCEL, 0, 0));
@@ -939,7 +525,7 @@ static void on_poll(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
     f->flags &= (uint16_t)~F_POLL;
     f->nops--;
     if (c->res == -ECANCELED) {
-        arm_poll(u, fd); /* a mask change (or a close, which arms nothing) */
+        ws__ur_arm_poll(u, fd); /* a mask change (or a close, which arms nothing) */
         return;
     }
     unsigned r = c->res < 0 ? POLLERR : (unsigned)c->res;
@@ -976,7 +562,7 @@ static void handle(uring *u, struct io_uring_cqe *c)
     else if (op == OP_LINGER)
         on_linger(u, fd, f, c);
     if ((f->flags & F_CLOSING) && f->nops == 0)
-        finish_close(u, fd);
+        ws__ur_finish_close(u, fd);
 }
 
 /* --- poll -------------------------------------------------------------------------------- */
@@ -989,7 +575,7 @@ static unsigned events_of(uring *u, int fd)
     if (!is_conn(f)) {
         unsigned e = f->polled;
         f->polled = 0;
-        arm_poll(u, fd); /* level-triggered: asked again while wanted */
+        ws__ur_arm_poll(u, fd); /* level-triggered: asked again while wanted */
         return e & (f->want | WS_IO_ERROR | ((f->flags & F_CONNECTING) ? WS_IO_WRITE : 0));
     }
     unsigned e = 0;
@@ -1016,10 +602,10 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
         u->enabled = true;
     }
     for (size_t i = 0; i < u->sendq.n; i++)
-        submit_send(u, u->sendq.v[i]);
+        ws__ur_submit_send(u, u->sendq.v[i]);
     u->sendq.n = 0;
     if (!u->wake_armed) {
-        struct io_uring_sqe *s = sqe(u);
+        struct io_uring_sqe *s = ws__ur_sqe(u);
         if (s) {
             io_uring_prep_poll_add(s, u->wake[0], POLLIN);
             io_uring_sqe_set_data64(s, ud(OP_WAKE, 0, 0));
@@ -1080,17 +666,17 @@ const ws_io_backend ws__io_uring = {
     .create = ur_create,
     .destroy = ur_destroy,
     .add = ur_add,
-    .mod = ur_mod,
+    .mod = ws__ur_mod,
     .del = ur_del,
     .poll = ur_poll,
     .wake = ur_wake,
     .listen = ws__sock_listen,
-    .accept = ur_accept,
-    .read = ur_read,
-    .writev = ur_writev,
-    .shutdown = ur_shutdown,
-    .close = ur_close,
+    .accept = ws__ur_accept,
+    .read = ws__ur_read,
+    .writev = ws__ur_writev,
+    .shutdown = ws__ur_shutdown,
+    .close = ws__ur_close,
     .now_ms = NULL,
-    .connect = ur_connect,
-    .connect_result = ur_connect_result,
+    .connect = ws__ur_connect,
+    .connect_result = ws__ur_connect_result,
 };
