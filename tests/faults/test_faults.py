@@ -150,8 +150,10 @@ async def malformed(port, proc):
                 got.append(data[9:12])
                 w.close()
         check("malformed requests: bystander unaffected", await b.probe())
+    # Which request (its index in `requests`), what it wanted, what it got.
     check("malformed requests: each gets its status", got == want * 25,
-          str([(w_, g) for w_, g in zip(want * 25, got) if w_ != g][:5]))
+          str([(i % len(requests), w_, g) for i, (w_, g) in enumerate(zip(want * 25, got))
+               if w_ != g][:8]))
     check(f"malformed requests: memory bounded (+{rss_mib(proc.pid) - base:.1f} MiB)",
           rss_mib(proc.pid) - base < 30)
 
