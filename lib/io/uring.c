@@ -209,8 +209,10 @@ void ws__ur_arm_recv(uring *u, int fd)
         !(f->want & WS_IO_READ))
         return;
     struct io_uring_sqe *s = ws__ur_sqe(u);
-    if (!s)
+    if (!s) {
+        ws__ur_push(&u->rearm, fd);
         return;
+    }
     io_uring_prep_recv_multishot(s, fd, NULL, 0, 0);
     s->flags |= IOSQE_BUFFER_SELECT;
     s->buf_group = BGID;
@@ -228,8 +230,10 @@ void ws__ur_arm_poll(uring *u, int fd)
     if (f->flags & (F_POLL | F_CLOSING) || !want)
         return;
     struct io_uring_sqe *s = ws__ur_sqe(u);
-    if (!s)
+    if (!s) {
+        ws__ur_push(&u->rearm, fd);
         return;
+    }
     io_uring_prep_poll_add(
         s, fd, (want & WS_IO_READ ? POLLIN | POLLRDHUP : 0) | (want & WS_IO_WRITE ? POLLOUT : 0));
     io_uring_sqe_set_data64(s, ud(OP_POLL, f->gen, fd));
@@ -371,6 +375,7 @@ static void ur_destroy(void *state)
     free(u->ready.v);
     free(u->sendq.v);
     free(u->starved.v);
+    free(u->rearm.v);
     free(u);
 }
 
@@ -600,6 +605,24 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
                     0) < 0)
             return ws__from_errno(errno);
         u->enabled = true;
+    }
+    /* What could not be queued before (the SQ was full, and the ring not
+     * yet enabled or refusing a submit) is queued now. */
+    if (u->rearm.n) {
+        fdlist todo = u->rearm;
+        u->rearm = (fdlist){0};
+        for (size_t i = 0; i < todo.n; i++) {
+            int fd = todo.v[i];
+            ufd *f = get(u, fd);
+            if (!f || (f->flags & F_CLOSING))
+                continue;
+            if (is_conn(f)) {
+                ws__ur_arm_recv(u, fd);
+                ws__ur_submit_send(u, fd);
+            }
+            ws__ur_arm_poll(u, fd);
+        }
+        free(todo.v);
     }
     for (size_t i = 0; i < u->sendq.n; i++)
         ws__ur_submit_send(u, u->sendq.v[i]);

@@ -130,6 +130,7 @@ typedef struct uring {
     fdlist ready;   /* fds with something to report (F_READY) */
     fdlist sendq;   /* sockets with queued bytes and no send in flight */
     fdlist starved; /* sockets whose receive ended for want of buffers */
+    fdlist rearm;   /* fds whose receive, poll or send found no free SQE: retried in poll */
 } uring;
 
 /* --- user_data: op, generation, fd --------------------------------------- */

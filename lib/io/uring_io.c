@@ -201,8 +201,10 @@ void ws__ur_submit_send(uring *u, int fd)
     if (f->flags & F_SENDING || !b || !b->q || f->err)
         return;
     struct io_uring_sqe *s = ws__ur_sqe(u);
-    if (!s)
+    if (!s) {
+        ws__ur_push(&u->rearm, fd);
         return;
+    }
     chunk *c = b->q;
     io_uring_prep_send(s, fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(s, ud(OP_SEND, f->gen, fd));

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -409,6 +410,56 @@ static void test_wake_from_another_thread(void **state)
     assert_true(now_ms() - t0 < 2000);
 }
 
+/* More fds watched before the first poll than the io_uring backend's
+ * submission queue holds (1,024 entries; the ring is only enabled by the
+ * first poll, so nothing can be submitted before it): every one of them
+ * must still be reported. */
+static void test_more_watches_than_the_queue_holds(void **state)
+{
+    ctx *c = ready(state);
+    enum { N = 1100 };
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 2 * N + 64) {
+        rl.rlim_cur = rl.rlim_max < 2 * N + 64 ? rl.rlim_max : 2 * N + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 2 * N + 64)
+        skip(); /* the hard limit is too low here */
+    /* A fresh backend: setup's poll already enabled the ring. */
+    void *st;
+    assert_int_equal(c->io->create(&st, NULL), 0);
+    static int sp[N][2];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]), 0);
+        assert_int_equal(c->io->add(st, sp[i][0], WS_IO_READ), 0);
+        assert_int_equal(write(sp[i][1], "x", 1), 1);
+    }
+    static bool seen[N];
+    memset(seen, 0, sizeof seen);
+    int nseen = 0;
+    uint64_t end = now_ms() + 3000;
+    while (nseen < N && now_ms() < end) {
+        ws_io_event ev[256];
+        int n = c->io->poll(st, 10, ev, 256);
+        assert_true(n >= 0);
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < N; i++)
+                if (ev[k].fd == sp[i][0] && !seen[i]) {
+                    seen[i] = true;
+                    nseen++;
+                    assert_int_equal(c->io->mod(st, sp[i][0], 0), 0); /* reported: quiet now */
+                }
+    }
+    assert_int_equal(nseen, N);
+    for (int i = 0; i < N; i++) {
+        c->io->del(st, sp[i][0]);
+        c->io->close(st, sp[i][0]);
+        close(sp[i][1]);
+    }
+    c->io->destroy(st);
+}
+
 /* Each test once per backend, named after both. */
 #define FOR_BACKEND(fn, name)                            \
     {                                                    \
@@ -420,7 +471,8 @@ static void test_wake_from_another_thread(void **state)
         FOR_BACKEND(test_large_in_order, name), FOR_BACKEND(test_large_then_small_messages, name), \
         FOR_BACKEND(test_close_delivers_what_was_accepted, name),                                  \
         FOR_BACKEND(test_peer_reset, name), FOR_BACKEND(test_fd_reused_at_once, name),             \
-        FOR_BACKEND(test_wake_from_another_thread, name)
+        FOR_BACKEND(test_wake_from_another_thread, name),                                          \
+        FOR_BACKEND(test_more_watches_than_the_queue_holds, name)
 
 int main(void)
 {
