@@ -143,15 +143,15 @@ int ws_broker_call(ws_session *s, ws_broker *b, uint32_t timeout_ms, ws_reply_fn
     ws_timer_start(deadline, timeout_ms ? timeout_ms : 5000, 0);
     /* The coroutine's user slot names what it waits for (as ws_recv's
      * holds where the message goes). */
-    void *saved = *ws__coro_user(ws__s_co(s));
-    *(call **)ws__coro_user(ws__s_co(s)) = c;
+    ws__coro *co = ws__s_co(s);
+    void *saved = *ws__coro_user(co);
+    *(call **)ws__coro_user(co) = c;
     s->wait = WS__WAIT_CALL;
     int yrc = 0;
-    while (s->wait == WS__WAIT_CALL && !c->done && !s->ended &&
-           (yrc = ws__coro_yield(ws__s_co(s))) == 0)
-        ;
+    while (s->wait == WS__WAIT_CALL && !c->done && !s->ended && yrc == 0)
+        yrc = ws__coro_yield(co);
     s->wait = WS__WAIT_NONE;
-    *ws__coro_user(ws__s_co(s)) = saved;
+    *ws__coro_user(co) = saved;
     ws_timer_free(deadline);
     if (yrc < 0)
         rc = yrc;

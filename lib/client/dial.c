@@ -276,7 +276,7 @@ static void begin(ws__loop *l, void *arg)
     if (!s || s->phase != WS__PH_CONNECT)
         return;
     ws__dial *d = dial_of(s);
-    ws__session_set_deadline(s, ws__session_now(s) + d->connect_timeout_ms);
+    ws__session_deadline_in(s, d->connect_timeout_ms);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};

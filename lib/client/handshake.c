@@ -78,7 +78,7 @@ void ws__client_send_request(ws_session *s)
     }
     free(d->request);
     d->request = NULL;
-    ws__session_set_deadline(s, ws__session_now(s) + d->handshake_timeout_ms);
+    ws__session_deadline_in(s, d->handshake_timeout_ms);
     ws__session_watch(s);
 }
 

@@ -25,17 +25,30 @@ static uint8_t xform_mask(const ws__conn *c)
     return x ? x->rsv_mask : 0;
 }
 
+/* A received message's buffer limit: one byte over max_message, room for
+ * the NUL after a full-size message. */
+static size_t msg_limit(const ws__conn *c)
+{
+    return c->cfg->max_message ? c->cfg->max_message + 1 : 0;
+}
+
+static ws__conn_side *side_of(ws__conn *c)
+{
+    if (!c->side && (c->side = calloc(1, sizeof *c->side)) != NULL) {
+        ws__buf_init(&c->side->xbuf[0], msg_limit(c));
+        ws__buf_init(&c->side->xbuf[1], 0);
+    }
+    return c->side;
+}
+
 static void rx_init(const ws__conn *c, ws__conn_rx *r)
 {
     memset(r, 0, sizeof *r);
     ws__fdec_init(&r->dec, c->cfg->client ? WS__MASK_FORBIDDEN : WS__MASK_REQUIRED,
                   c->cfg->max_frame);
     r->dec.rsv_allowed = xform_mask(c);
-    /* One byte over the limit: room for the NUL after a full-size message. */
-    ws__buf_init(&r->msg, c->cfg->max_message ? c->cfg->max_message + 1 : 0);
+    ws__buf_init(&r->msg, msg_limit(c));
 }
-
-static ws__conn_side *side_of(ws__conn *c);
 
 int ws__conn_set_xform(ws__conn *c, const ws__conn_xform *x)
 {
@@ -68,15 +81,6 @@ void ws__conn_free(ws__conn *c)
         c->rx = NULL;
     }
     side_free(c);
-}
-
-static ws__conn_side *side_of(ws__conn *c)
-{
-    if (!c->side && (c->side = calloc(1, sizeof *c->side)) != NULL) {
-        ws__buf_init(&c->side->xbuf[0], c->cfg->max_message ? c->cfg->max_message + 1 : 0);
-        ws__buf_init(&c->side->xbuf[1], 0);
-    }
-    return c->side;
 }
 
 /* With a transform the side buffers serve every message; without one they

@@ -61,7 +61,7 @@ void ws__server_accept_on(ws__worker *w, int fd, const char *peer, ws__listener 
     s->x->tls = t;
     in->redirect_port = ws__listener_redirect(l);
     ws__buf_init(&in->head, h->cfg.max_header_bytes);
-    ws__session_set_deadline(s, ws__session_now(s) + h->cfg.handshake_timeout_ms);
+    ws__session_deadline_in(s, h->cfg.handshake_timeout_ms);
 }
 
 void ws__session_http_reply(ws_session *s, int status, const char *ctype, const void *body,

@@ -12,12 +12,13 @@
 static void resume(ws_session *s)
 {
     ws__worker *w = s->w;
+    ws__coro *co = ws__s_co(s);
     s->busy++;
     w->current = s;
-    ws__coro_resume(ws__s_co(s));
+    ws__coro_resume(co);
     w->current = NULL;
     s->busy--;
-    if (ws__coro_done(ws__s_co(s)))
+    if (ws__coro_done(co))
         s->wait = WS__WAIT_NONE;
     else if (s->wait == WS__WAIT_RECV && !s->feeding && ws__session_input_paused(s))
         ws__session_resume_input(s);
@@ -42,14 +43,11 @@ int ws__seq_start(ws_session *s)
     return 0;
 }
 
-bool ws__seq_ready(const ws_session *s)
-{
-    return !ws__s_co(s) || ws__coro_done(ws__s_co(s)) || s->wait == WS__WAIT_RECV;
-}
+bool ws__seq_ready(const ws_session *s) { return !ws__s_live_co(s) || s->wait == WS__WAIT_RECV; }
 
 int ws__seq_deliver(ws_session *s, ws_msg *m)
 {
-    if (!ws__s_co(s) || ws__coro_done(ws__s_co(s)))
+    if (!ws__s_live_co(s))
         return 0; /* the handler has returned: input is read and dropped */
     if (s->wait != WS__WAIT_RECV)
         return 1;
@@ -68,7 +66,7 @@ static void wake_task(ws__loop *l, void *arg)
     ws__worker *w = WS__OWNER_OF(l, ws__worker, loop);
     ws_session *s = ws__worker_lookup(w, *id);
     free(id);
-    if (s && ws__s_co(s) && !ws__coro_done(ws__s_co(s)) && s->wait != WS__WAIT_NONE) {
+    if (s && ws__s_live_co(s) && s->wait != WS__WAIT_NONE) {
         s->wait = WS__WAIT_NONE;
         resume(s);
     }
@@ -76,7 +74,7 @@ static void wake_task(ws__loop *l, void *arg)
 
 void ws__seq_wake(ws_session *s)
 {
-    if (!ws__s_co(s) || ws__coro_done(ws__s_co(s)) || s->wait == WS__WAIT_NONE)
+    if (!ws__s_live_co(s) || s->wait == WS__WAIT_NONE)
         return;
     if (s->w->current) {
         /* Some handler is running (perhaps this session's own): resuming
@@ -104,7 +102,8 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
 {
     if (!s || !m)
         return WS_EINVAL;
-    if (!ws__s_co(s) || s->w->current != s)
+    ws__coro *co = ws__s_co(s);
+    if (!co || s->w->current != s)
         return WS_ESTATE;
     if (s->mode && s->mode != mode)
         return WS_ESTATE;
@@ -121,7 +120,7 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     s->got_msg = false;
     s->wait = WS__WAIT_RECV;
     while (s->wait == WS__WAIT_RECV) {
-        int rc = ws__coro_yield(ws__s_co(s));
+        int rc = ws__coro_yield(co);
         if (rc < 0) {
             s->wait = WS__WAIT_NONE;
             return rc;
@@ -129,7 +128,7 @@ static int recv_common(ws_session *s, ws_msg *m, int mode)
     }
     if (s->got_msg) {
         s->got_msg = false;
-        *m = **(const ws_msg **)ws__coro_user(ws__s_co(s));
+        *m = **(const ws_msg **)ws__coro_user(co);
         return 0;
     }
     return WS_ECLOSED;

@@ -243,7 +243,7 @@ static void free_worker(ws__worker *w)
     ws__worker_flush(&w->loop, w); /* frees the closed sessions still on the dirty list */
     for (uint32_t i = 0; i < w->nslots; i++) {
         ws_session *s = ws__slot_session(&w->slots[i]);
-        if (s && ws__s_co(s) && !ws__coro_done(s->x->co)) {
+        if (s && ws__s_live_co(s)) {
             ws__coro_free(&w->stacks, s->x->co);
             s->x->co = NULL;
             s->busy = 0;

@@ -16,16 +16,11 @@
 
 #define LINGER_MS 2000
 
-/* Idle memory per connection is mostly this struct (docs/performance.md
- * budgets 512 bytes per idle callback-route connection in all): a field
- * added here must pay for itself. */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct ws_session) <= 408,
-               "ws_session outgrew its idle-memory budget");
-
 static void on_timer(ws__timer *t);
 
-/* Idle memory: with an IPv4 "ip:port" (16 bytes) a session is one 176-byte
- * malloc chunk; every byte over this costs 16 per connection. */
+/* Idle memory per connection is mostly this struct: with an IPv4 "ip:port"
+ * (16 bytes) a session is one 176-byte malloc chunk, and every byte over
+ * this costs 16 per connection. A field added here must pay for itself. */
 _Static_assert(sizeof(void *) != 8 || sizeof(struct ws_session) <= 152,
                "struct ws_session grew: see docs/performance.md, idle memory");
 
@@ -77,18 +72,11 @@ static void arm_timer(ws_session *s)
         ws__timer_set(&s->w->loop.timers, &s->timer, due);
 }
 
-/* The deadline ms from now (at most WS__SPAN_MAX). */
-static void deadline_in(ws_session *s, uint32_t ms)
+void ws__session_deadline_in(ws_session *s, uint32_t ms)
 {
     s->deadline = (uint32_t)(ws__session_now(s) + span(ms));
     s->has_deadline = true;
     arm_timer(s);
-}
-
-void ws__session_set_deadline(ws_session *s, uint64_t due)
-{
-    uint64_t now = ws__session_now(s);
-    deadline_in(s, due > now ? (uint32_t)(due - now < WS__SPAN_MAX ? due - now : WS__SPAN_MAX) : 0);
 }
 
 /* Takes a free slot of w's session table (growing it). -1 on ENOMEM. */
@@ -177,9 +165,7 @@ void ws__session_mark_dirty(ws_session *s)
 
 void ws__session_maybe_free(ws_session *s)
 {
-    ws__coro *co = ws__s_co(s);
-    if (s->phase != WS__PH_DEAD || s->busy || s->dirty || (co && !ws__coro_done(co)) ||
-        s->w->current == s)
+    if (s->phase != WS__PH_DEAD || s->busy || s->dirty || ws__s_live_co(s) || s->w->current == s)
         return;
     ws__worker *w = s->w;
     uint32_t slot = WS__ID_SLOT(s->id);
@@ -196,8 +182,9 @@ void ws__session_maybe_free(ws_session *s)
     if (w->ndeferred)
         ws__session_drop_deferred(s);
     ws__request_release(s);
-    if (ws__session_role(s)->destroy)
-        ws__session_role(s)->destroy(s);
+    const ws__role *role = ws__session_role(s);
+    if (role->destroy)
+        role->destroy(s);
     ws__sess_more *x = s->x;
     if (x) {
         ws__ext_chain_free(x->exts);
@@ -283,7 +270,7 @@ void ws__session_drain(ws_session *s)
         s->x->held = NULL;
         s->x->held_len = 0;
     }
-    deadline_in(s, ws__session_cfg(s)->close_timeout_ms);
+    ws__session_deadline_in(s, ws__session_cfg(s)->close_timeout_ms);
     ws__session_mark_dirty(s);
     if (!s->dirty) /* else the flush before the next poll sets the interest */
         ws__session_watch(s);
@@ -294,7 +281,7 @@ static void enter_linger(ws_session *s)
     s->w->host->io->shutdown(s->w->loop.io_state, s->fd);
     s->phase = WS__PH_LINGER;
     uint32_t ct = ws__session_cfg(s)->close_timeout_ms;
-    deadline_in(s, ct < LINGER_MS ? ct : LINGER_MS);
+    ws__session_deadline_in(s, ct < LINGER_MS ? ct : LINGER_MS);
     ws__session_watch(s);
 }
 
@@ -368,15 +355,16 @@ int ws__session_queue_raw(ws_session *s, const void *a, size_t alen, const void 
 int ws__session_open(ws_session *s, ws__ext_chain *exts, const uint8_t *extra, size_t n)
 {
     ws__host *host = s->w->host;
-    ws__sess_more *x = exts ? ws__session_more(s) : NULL; /* the handshake's: there */
-    bool attached = !exts || x;
-    if (x)
-        x->exts = exts;
-    else
-        ws__ext_chain_free(exts);
     ws__conn_init(&s->conn, &host->conn_cfg[s->role]);
-    if (x && ws__ext_chain_attach(exts, &s->conn) < 0)
-        attached = false;
+    bool attached = true;
+    if (exts) {
+        ws__sess_more *x = ws__session_more(s); /* the handshake's: there */
+        if (x)
+            x->exts = exts;
+        else
+            ws__ext_chain_free(exts);
+        attached = x && ws__ext_chain_attach(exts, &s->conn) == 0;
+    }
     s->conn_ready = true;
     s->phase = WS__PH_OPEN;
     s->reading = true;
@@ -458,6 +446,14 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
     s->busy--;
 }
 
+void ws__session_end_as_asked(ws_session *s, int err)
+{
+    const ws__ending *e = ws__s_ending(s);
+    ws_close_cause cause = e ? (ws_close_cause)e->local_cause : WS_CAUSE_IO;
+    ws__session_end(s, cause, e ? e->local_code : WS_CLOSE_INTERNAL_ERROR,
+                    e ? e->local_reason : NULL, err ? err : ws__cause_err(cause));
+}
+
 int ws__cause_err(ws_close_cause cause)
 {
     switch (cause) {
@@ -480,7 +476,7 @@ void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_clos
             e->local_code = code;
             e->local_cause = (uint8_t)cause;
         }
-        deadline_in(s, ws__session_cfg(s)->close_timeout_ms);
+        ws__session_deadline_in(s, ws__session_cfg(s)->close_timeout_ms);
         ws__session_mark_dirty(s);
     }
     /* Only a close the application asked for waits for the peer's answer
@@ -500,8 +496,8 @@ int ws__session_after_send(ws_session *s, int rc)
     }
     if (s->q.bytes > ws__session_cfg(s)->send_high_water) {
         s->above_hw = true;
-        ws__coro *co = ws__s_co(s);
-        if (co && s->w->current == s && !ws__coro_done(co)) {
+        ws__coro *co = ws__s_live_co(s);
+        if (co && s->w->current == s) {
             s->wait = WS__WAIT_DRAIN;
             /* Out of memory to wait with: the message is queued, so go on
              * (the hard limit still bounds the queue). */
@@ -521,11 +517,8 @@ static void open_timer(ws_session *s)
 {
     uint64_t now = ws__session_now(s);
     if (s->has_deadline && now >= full_time(s, s->deadline)) {
-        const ws__ending *e = ws__s_ending(s);
         if (!s->ended)
-            ws__session_end(s, e ? (ws_close_cause)e->local_cause : WS_CAUSE_IO,
-                            e ? e->local_code : WS_CLOSE_INTERNAL_ERROR, e ? e->local_reason : NULL,
-                            WS_ETIMEDOUT);
+            ws__session_end_as_asked(s, WS_ETIMEDOUT);
         close_fd(s, WS_ETIMEDOUT);
         return;
     }
@@ -555,9 +548,11 @@ static void on_timer(ws__timer *t)
 
 void ws__worker_close_all(ws__worker *w)
 {
-    for (uint32_t i = 0; i < w->nslots; i++)
-        if (ws__slot_session(&w->slots[i]))
-            close_fd(ws__slot_session(&w->slots[i]), WS_ECLOSED);
+    for (uint32_t i = 0; i < w->nslots; i++) {
+        ws_session *s = ws__slot_session(&w->slots[i]);
+        if (s)
+            close_fd(s, WS_ECLOSED);
+    }
 }
 
 void ws__worker_begin_stop(ws__worker *w)

@@ -131,6 +131,12 @@ struct ws_session {
 
 /* s->x's parts, for reading (NULL when s has no x). */
 static inline ws__coro *ws__s_co(const ws_session *s) { return s->x ? s->x->co : NULL; }
+/* The coroutine of a sequential handler that has not returned, or NULL. */
+static inline ws__coro *ws__s_live_co(const ws_session *s)
+{
+    ws__coro *co = ws__s_co(s);
+    return co && !ws__coro_done(co) ? co : NULL;
+}
 static inline struct ws__tls *ws__s_tls(const ws_session *s) { return s->x ? s->x->tls : NULL; }
 static inline ws_request *ws__s_req(const ws_session *s) { return s->x ? s->x->req : NULL; }
 static inline ws__ext_chain *ws__s_exts(const ws_session *s) { return s->x ? s->x->exts : NULL; }
@@ -158,8 +164,8 @@ int ws__session_set_fd(ws_session *s, int fd);
 /* The longest a session timer may run: its times are kept in 32 bits (a
  * longer timeout acts as this one, 24.8 days). */
 #define WS__SPAN_MAX ((uint32_t)INT32_MAX)
-/* Sets the deadline of the current (CONNECT / HANDSHAKE) phase. */
-void ws__session_set_deadline(ws_session *s, uint64_t due);
+/* Sets the deadline of the current phase, ms from now. */
+void ws__session_deadline_in(ws_session *s, uint32_t ms);
 /* Recomputes the fd's interest from the session's state. */
 void ws__session_watch(ws_session *s);
 /* The handshake succeeded: the engine starts (with this role's
@@ -214,6 +220,9 @@ void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_clos
 /* Ends the session exactly once: reason, groups, callbacks, handler wake-up. */
 void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const char *reason,
                      int err);
+/* Ends the session as the ws_close in flight asked (its code, cause and
+ * reason), with err, or the cause's own error if 0. */
+void ws__session_end_as_asked(ws_session *s, int err);
 /* The error that goes with a cause, for the close reason. */
 int ws__cause_err(ws_close_cause cause);
 

@@ -126,12 +126,10 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
     }
     if (s->conn.state == WS__CONN_CLOSED) {
         const ws__ending *e = ws__s_ending(s);
-        ws_close_cause cause = e ? (ws_close_cause)e->local_cause : WS_CAUSE_IO;
         if (!s->ended && s->conn.peer_closed_first)
             ws__session_end(s, WS_CAUSE_PEER, s->conn.recv_code, e ? e->peer_reason : NULL, 0);
         else if (!s->ended)
-            ws__session_end(s, cause, e ? e->local_code : WS_CLOSE_INTERNAL_ERROR,
-                            e ? e->local_reason : NULL, ws__cause_err(cause));
+            ws__session_end_as_asked(s, 0);
         ws__session_drain(s);
         return;
     }
@@ -144,9 +142,12 @@ static void after_feed(ws_session *s, long n, uint8_t *data, size_t len)
 
 /* --- the engine's callbacks ------------------------------------------------ */
 
+/* The engine hands its callbacks the conn, which is in the session. */
+static ws_session *of_conn(void *conn) { return WS__OWNER_OF(conn, ws_session, conn); }
+
 static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
 {
-    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
+    ws_session *s = of_conn(ud);
     uint8_t *nul_at = NULL, nul_saved = 0;
     if (!ws__conn_buffered(&s->conn, data)) {
         /* Zero-copy message: every input buffer has a spare byte past its
@@ -176,7 +177,7 @@ static int cb_message(void *ud, uint8_t op, bool fin, uint8_t *data, size_t len)
 
 static void cb_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t len)
 {
-    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
+    ws_session *s = of_conn(ud);
     (void)code;
     ws__ending *e = ws__session_ending(s);
     if (!e)
@@ -188,13 +189,13 @@ static void cb_peer_close(void *ud, uint16_t code, const uint8_t *reason, size_t
 
 static int cb_congested(void *ud)
 {
-    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
+    ws_session *s = of_conn(ud);
     return s->q.bytes > ws__session_cfg(s)->send_high_water;
 }
 
 static int cb_mask_key(void *ud, uint8_t key[4])
 {
-    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
+    ws_session *s = of_conn(ud);
     return ws__random_bytes(&s->w->rnd, key, 4);
 }
 
@@ -271,7 +272,7 @@ void ws__session_queued(ws_session *s)
 static int cb_write(void *ud, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl,
                     const uint8_t *mask)
 {
-    ws_session *s = WS__OWNER_OF(ud, ws_session, conn);
+    ws_session *s = of_conn(ud);
     ws__session_before_output(s);
     if ((h[0] & 0x80) && !WS__IS_CONTROL(h[0] & 0x0F))
         ws__count(&s->w->counters.msgs_out, 1);
