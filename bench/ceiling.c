@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     if (argc < 3)
         return 2;
     int fanout = strcmp(argv[1], "fanout") == 0, wsecho = strcmp(argv[1], "wsecho") == 0;
-    int lfd = ceiling_listen(argv[2], SOCK_NONBLOCK), one = 1;
+    int lfd = ceiling_listen(argv[2], SOCK_NONBLOCK);
     if (lfd < 0)
         return 1;
 #ifdef BENCH_TLS
@@ -227,7 +227,6 @@ int main(int argc, char **argv)
             if (fd == lfd) {
                 int c;
                 while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
                     conns[nconns++] = c;

@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     if (argc < 3)
         return 2;
     int fanout = strcmp(argv[1], "fanout") == 0;
-    int lfd = ceiling_listen(argv[2], 0), one = 1;
+    int lfd = ceiling_listen(argv[2], 0);
     if (lfd < 0)
         return 1;
     struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
@@ -300,7 +300,6 @@ int main(int argc, char **argv)
             if (op == OP_ACCEPT) {
                 if (cqe->res >= 0 && cqe->res < MAXFD) {
                     int nfd = cqe->res;
-                    setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     c[nfd].open = 1;
                     conns[nconns++] = nfd;
                     arm_recv(nfd);

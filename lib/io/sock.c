@@ -49,6 +49,11 @@ int ws__sock_listen(void *state, const char *addr, int port, int backlog, unsign
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef __linux__
+    /* Linux copies the listener's TCP_NODELAY into every accepted socket:
+     * set once here, it saves a setsockopt per connection. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#endif
     int rc = 0;
 #ifdef SO_REUSEPORT
     /* Several processes on one port, the kernel spreading connections. */
@@ -113,7 +118,9 @@ int ws__sock_accept(void *state, int lfd, char *peer, size_t peer_cap)
 #endif
     if (fd < 0)
         return ws__from_errno(errno);
-    no_delay(fd);
+#ifndef __linux__
+    no_delay(fd); /* on Linux it came from the listener */
+#endif
     format_peer(&ss, peer, peer_cap);
     return fd;
 }

@@ -165,10 +165,23 @@ int ws__ur_push(fdlist *l, int fd)
     return 0;
 }
 
+/* A list that cannot grow must not lose the fd (its receive would never be
+ * armed again, its event never reported): it is flagged instead, and the
+ * next poll finds it by scanning the table, arms what it needs and checks
+ * what it has to report. Rare, and allocation-free. */
+bool ws__ur_push_or_flag(uring *u, fdlist *l, int fd)
+{
+    if (ws__ur_push(l, fd) == 0)
+        return true;
+    get(u, fd)->flags |= F_LOST;
+    u->lost = true;
+    return false;
+}
+
 static void mark_ready(uring *u, int fd)
 {
     ufd *f = get(u, fd);
-    if (!(f->flags & F_READY) && ws__ur_push(&u->ready, fd) == 0)
+    if (!(f->flags & F_READY) && ws__ur_push_or_flag(u, &u->ready, fd))
         f->flags |= F_READY;
 }
 
@@ -210,7 +223,7 @@ void ws__ur_arm_recv(uring *u, int fd)
         return;
     struct io_uring_sqe *s = ws__ur_sqe(u);
     if (!s) {
-        ws__ur_push(&u->rearm, fd);
+        ws__ur_push_or_flag(u, &u->rearm, fd);
         return;
     }
     io_uring_prep_recv_multishot(s, fd, NULL, 0, 0);
@@ -231,7 +244,7 @@ void ws__ur_arm_poll(uring *u, int fd)
         return;
     struct io_uring_sqe *s = ws__ur_sqe(u);
     if (!s) {
-        ws__ur_push(&u->rearm, fd);
+        ws__ur_push_or_flag(u, &u->rearm, fd);
         return;
     }
     io_uring_prep_poll_add(
@@ -467,7 +480,7 @@ ended:
         if (c->res == -ENOBUFS && u->provided < BUF_COUNT)
             provide(u, u->provided);
         if (c->res == -ENOBUFS && u->provided == BUF_COUNT)
-            ws__ur_push(&u->starved, fd);
+            ws__ur_push_or_flag(u, &u->starved, fd);
         else
             ws__ur_arm_recv(u, fd);
     }
@@ -595,6 +608,34 @@ static unsigned events_of(uring *u, int fd)
     return e;
 }
 
+/* Queues whatever fd's receive, send or poll could not queue before. */
+static void rearm(uring *u, int fd)
+{
+    ufd *f = get(u, fd);
+    if (!f || (f->flags & F_CLOSING))
+        return;
+    if (is_conn(f)) {
+        ws__ur_arm_recv(u, fd);
+        ws__ur_submit_send(u, fd);
+    }
+    ws__ur_arm_poll(u, fd);
+}
+
+static void find_lost(uring *u)
+{
+    u->lost = false;
+    for (int p = 0; p < u->npages; p++)
+        for (int i = 0; u->pages[p] && i < PAGE_FDS; i++) {
+            ufd *f = &u->pages[p][i];
+            if (!(f->flags & F_LOST))
+                continue;
+            f->flags &= (uint16_t)~F_LOST;
+            int fd = p * PAGE_FDS + i;
+            rearm(u, fd);
+            mark_ready(u, fd); /* reporting finds out whether there is anything */
+        }
+}
+
 static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
 {
     uring *u = state;
@@ -611,19 +652,12 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
     if (u->rearm.n) {
         fdlist todo = u->rearm;
         u->rearm = (fdlist){0};
-        for (size_t i = 0; i < todo.n; i++) {
-            int fd = todo.v[i];
-            ufd *f = get(u, fd);
-            if (!f || (f->flags & F_CLOSING))
-                continue;
-            if (is_conn(f)) {
-                ws__ur_arm_recv(u, fd);
-                ws__ur_submit_send(u, fd);
-            }
-            ws__ur_arm_poll(u, fd);
-        }
+        for (size_t i = 0; i < todo.n; i++)
+            rearm(u, todo.v[i]);
         free(todo.v);
     }
+    if (u->lost)
+        find_lost(u);
     for (size_t i = 0; i < u->sendq.n; i++)
         ws__ur_submit_send(u, u->sendq.v[i]);
     u->sendq.n = 0;

@@ -60,6 +60,7 @@ enum {
     F_LINGER = 512,     /* a close's deadline is armed */
     F_BULK = 1024,      /* large transfers: polled and read straight through, no receive */
     F_TO_BULK = 2048,   /* a receive filled a whole buffer: go bulk once drained */
+    F_LOST = 4096,      /* a list had no room for it (out of memory): found by a scan */
 };
 
 typedef struct seg {
@@ -92,13 +93,13 @@ typedef struct ufd {
     unsigned gen : 24;
     unsigned nops : 5;   /* operations in flight (recv, poll, send, cancel, linger) */
     unsigned polled : 3; /* a polled fd's events from its last completion (with WS_IO_ERROR) */
-    unsigned flags : 12;
+    unsigned flags : 13;
     unsigned want : 2;  /* WS_IO_READ | WS_IO_WRITE asked for */
     unsigned armed : 2; /* what its armed poll waits for */
     int err : 8;        /* a ws_err from the receive or send side, 0 if none */
 } ufd;
 _Static_assert(sizeof(ufd) <= 12, "ufd is idle memory: keep it small");
-_Static_assert(F_TO_BULK < 1 << 12 && WS_EBROKER >= -128, "ufd's bit-fields hold these");
+_Static_assert(F_LOST < 1 << 13 && WS_EBROKER >= -128, "ufd's bit-fields hold these");
 
 typedef struct fdlist {
     int *v;
@@ -131,6 +132,7 @@ typedef struct uring {
     fdlist sendq;   /* sockets with queued bytes and no send in flight */
     fdlist starved; /* sockets whose receive ended for want of buffers */
     fdlist rearm;   /* fds whose receive, poll or send found no free SQE: retried in poll */
+    bool lost;      /* some fd is F_LOST: the next poll scans the table */
 } uring;
 
 /* --- user_data: op, generation, fd --------------------------------------- */
@@ -179,6 +181,8 @@ ubusy *ws__ur_busy(uring *u, ufd *f);
 void ws__ur_unbusy(uring *u, ufd *f);
 chunk *ws__ur_chunk_new(uring *u, size_t cap);
 int ws__ur_push(fdlist *l, int fd);
+/* Pushes fd, or flags it F_LOST for the next poll to find; true if listed. */
+bool ws__ur_push_or_flag(uring *u, fdlist *l, int fd);
 struct io_uring_sqe *ws__ur_sqe(uring *u);
 void ws__ur_arm_recv(uring *u, int fd);
 void ws__ur_arm_poll(uring *u, int fd);

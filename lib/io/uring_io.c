@@ -202,7 +202,7 @@ void ws__ur_submit_send(uring *u, int fd)
         return;
     struct io_uring_sqe *s = ws__ur_sqe(u);
     if (!s) {
-        ws__ur_push(&u->rearm, fd);
+        ws__ur_push_or_flag(u, &u->rearm, fd);
         return;
     }
     chunk *c = b->q;
