@@ -102,6 +102,16 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap
     }
 }
 
+void ws__sock_peer(int fd, char *peer, size_t peer_cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        format_peer(&ss, peer, peer_cap);
+    else
+        snprintf(peer, peer_cap, "?");
+}
+
 int ws__sock_accept(void *state, int lfd, char *peer, size_t peer_cap)
 {
     (void)state;

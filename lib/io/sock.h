@@ -11,6 +11,8 @@
 int ws__sock_listen(void *state, const char *addr, int port, int backlog, unsigned flags,
                     int *bound_port);
 int ws__sock_accept(void *state, int lfd, char *peer, size_t peer_cap);
+/* "ip:port" of fd's peer (getpeername), or "?" if it is gone already. */
+void ws__sock_peer(int fd, char *peer, size_t peer_cap);
 long ws__sock_read(void *state, int fd, void *buf, size_t len);
 long ws__sock_writev(void *state, int fd, const struct iovec *iov, int iovcnt);
 void ws__sock_shutdown(void *state, int fd);

@@ -178,7 +178,7 @@ bool ws__ur_push_or_flag(uring *u, fdlist *l, int fd)
     return false;
 }
 
-static void mark_ready(uring *u, int fd)
+void ws__ur_mark_ready(uring *u, int fd)
 {
     ufd *f = get(u, fd);
     if (!(f->flags & F_READY) && ws__ur_push_or_flag(u, &u->ready, fd))
@@ -237,6 +237,10 @@ void ws__ur_arm_recv(uring *u, int fd)
 void ws__ur_arm_poll(uring *u, int fd)
 {
     ufd *f = get(u, fd);
+    if (f->flags & F_LISTEN) {
+        ws__ur_arm_accept(u, fd); /* a listener waits on its accept, not a poll */
+        return;
+    }
     unsigned want = (f->flags & F_CONNECTING) ? WS_IO_WRITE : f->want;
     if (is_conn(f)) /* a connection polls only in bulk, */
         want = (f->flags & F_BULK) ? (f->want & WS_IO_READ) : 0; /* for reading: its queue writes */
@@ -365,6 +369,9 @@ static void ur_destroy(void *state)
     /* Queues only after the ring: its exit cancels the sends that point
      * into them (a closing connection's lingering queue among them). */
     io_uring_queue_exit(&u->ring);
+    while (u->nls)
+        ws__ur_drop_listener(u, u->ls[0].fd);
+    free(u->ls);
     for (int fd = 0; fd < nfds; fd++)
         if (get(u, fd))
             free_queues(u, get(u, fd));
@@ -411,7 +418,14 @@ int ws__ur_mod(void *state, int fd, unsigned events)
         else if (f->flags & F_POLL)
             ws__ur_cancel(u, fd, OP_POLL);
         if (nseg(u, f) || f->err || f->flags & F_EOF || (events & WS_IO_WRITE))
-            mark_ready(u, fd);
+            ws__ur_mark_ready(u, fd);
+    } else if (f->flags & F_LISTEN) {
+        if (events & WS_IO_READ)
+            ws__ur_arm_accept(u, fd);
+        else if (f->flags & F_RECV)
+            ws__ur_cancel(u, fd, OP_ACCEPT); /* paused: what was accepted stays queued */
+        if (ws__ur_has_accepted(u, fd))
+            ws__ur_mark_ready(u, fd);
     } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
         /* Waiting for less than is wanted now (hiredis asking to write):
          * cancelled, and armed again with the new mask on its completion. */
@@ -438,7 +452,7 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
             recycle(u, bid);
             if (!(f->flags & F_CLOSING)) {
                 f->err = WS_ENOMEM;
-                mark_ready(u, fd);
+                ws__ur_mark_ready(u, fd);
             }
             goto ended;
         }
@@ -449,7 +463,7 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
                 recycle(u, bid);
                 ws__ur_unbusy(u, f);
                 f->err = WS_ENOMEM;
-                mark_ready(u, fd);
+                ws__ur_mark_ready(u, fd);
                 goto ended;
             }
             for (uint16_t i = 0; i < b->nseg; i++)
@@ -463,13 +477,13 @@ static void on_recv(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
             f->flags |= F_TO_BULK;
         b->segs[(b->seg0 + b->nseg) % b->segcap] = (seg){bid, 0, (uint16_t)c->res};
         b->nseg++;
-        mark_ready(u, fd);
+        ws__ur_mark_ready(u, fd);
     } else if (c->res == 0) {
         f->flags |= F_EOF;
-        mark_ready(u, fd);
+        ws__ur_mark_ready(u, fd);
     } else if (c->res < 0 && c->res != -ENOBUFS && c->res != -ECANCELED) {
         f->err = ws__from_errno(-c->res);
-        mark_ready(u, fd);
+        ws__ur_mark_ready(u, fd);
     }
 ended:
     if (!more) {
@@ -495,7 +509,7 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
             f->err = ws__from_errno(-c->res);
         if (f->flags & F_CLOSING)
             ws__ur_linger_done(u, fd);
-        mark_ready(u, fd);
+        ws__ur_mark_ready(u, fd);
         return;
     }
     ubusy *b = busy_of(u, f);
@@ -522,7 +536,7 @@ static void on_send(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
         ws__ur_unbusy(u, f);
     }
     if (f->want & WS_IO_WRITE)
-        mark_ready(u, fd);
+        ws__ur_mark_ready(u, fd);
 }
 
 static void on_linger(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
@@ -550,7 +564,7 @@ static void on_poll(uring *u, int fd, ufd *f, struct io_uring_cqe *c)
     f->polled = (uint8_t)((r & (POLLIN | POLLRDHUP | POLLHUP | POLLERR) ? WS_IO_READ : 0) |
                           (r & (POLLOUT | POLLERR | POLLHUP) ? WS_IO_WRITE : 0) |
                           (r & (POLLERR | POLLHUP) ? WS_IO_ERROR : 0));
-    mark_ready(u, fd);
+    ws__ur_mark_ready(u, fd);
 }
 
 static void handle(uring *u, struct io_uring_cqe *c)
@@ -569,6 +583,8 @@ static void handle(uring *u, struct io_uring_cqe *c)
         /* For a connection closed and gone: only its buffer matters. */
         if (op == OP_RECV && c->res > 0 && (c->flags & IORING_CQE_F_BUFFER))
             recycle(u, (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT));
+        if (op == OP_ACCEPT && c->res >= 0)
+            close(c->res); /* accepted for a listener that is gone */
         return;
     }
     if (op == OP_RECV)
@@ -579,6 +595,8 @@ static void handle(uring *u, struct io_uring_cqe *c)
         on_poll(u, fd, f, c);
     else if (op == OP_LINGER)
         on_linger(u, fd, f, c);
+    else if (op == OP_ACCEPT)
+        ws__ur_on_accept(u, fd, f, c);
     if ((f->flags & F_CLOSING) && f->nops == 0)
         ws__ur_finish_close(u, fd);
 }
@@ -590,6 +608,8 @@ static unsigned events_of(uring *u, int fd)
     ufd *f = get(u, fd);
     if (f->flags & F_CLOSING)
         return 0;
+    if (f->flags & F_LISTEN)
+        return (f->want & WS_IO_READ) && ws__ur_has_accepted(u, fd) ? WS_IO_READ : 0;
     if (!is_conn(f)) {
         unsigned e = f->polled;
         f->polled = 0;
@@ -607,6 +627,10 @@ static unsigned events_of(uring *u, int fd)
         e |= WS_IO_ERROR;
     return e;
 }
+
+/* Level-triggered without a poll: a connection's received bytes and a
+ * listener's accepted fds are reported until taken. */
+static bool stays_ready(const ufd *f) { return is_conn(f) || (f->flags & F_LISTEN); }
 
 /* Queues whatever fd's receive, send or poll could not queue before. */
 static void rearm(uring *u, int fd)
@@ -632,7 +656,7 @@ static void find_lost(uring *u)
             f->flags &= (uint16_t)~F_LOST;
             int fd = p * PAGE_FDS + i;
             rearm(u, fd);
-            mark_ready(u, fd); /* reporting finds out whether there is anything */
+            ws__ur_mark_ready(u, fd); /* reporting finds out whether there is anything */
         }
 }
 
@@ -672,7 +696,7 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
     /* Level-triggered: what is still unread is reported again at once. */
     bool still = false;
     for (size_t i = 0; i < u->ready.n && !still; i++)
-        still = is_conn(get(u, u->ready.v[i])) && events_of(u, u->ready.v[i]);
+        still = stays_ready(get(u, u->ready.v[i])) && events_of(u, u->ready.v[i]);
     struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
                                    .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
     struct io_uring_cqe *cqe;
@@ -703,7 +727,7 @@ static int ur_poll(void *state, int timeout_ms, ws_io_event *out, int max)
             out[k].fd = fd;
             out[k++].events = e;
         }
-        if (full || (e && is_conn(f)))
+        if (full || (e && stays_ready(f)))
             u->ready.v[keep++] = fd;
         else
             f->flags &= (uint16_t)~F_READY;
@@ -727,7 +751,7 @@ const ws_io_backend ws__io_uring = {
     .del = ur_del,
     .poll = ur_poll,
     .wake = ur_wake,
-    .listen = ws__sock_listen,
+    .listen = ws__ur_listen,
     .accept = ws__ur_accept,
     .read = ws__ur_read,
     .writev = ws__ur_writev,

@@ -39,7 +39,7 @@
 #define DIRECT_MIN (16 * 1024) /* writes at least this big skip the queue */
 #define CHUNK_MIN 4096
 
-enum { OP_RECV = 1, OP_SEND, OP_POLL, OP_WAKE, OP_CANCEL, OP_LINGER };
+enum { OP_RECV = 1, OP_SEND, OP_POLL, OP_WAKE, OP_CANCEL, OP_LINGER, OP_ACCEPT };
 
 /* How long a closed connection may take to send what it had queued. */
 #define CLOSE_LINGER_MS 2000
@@ -61,6 +61,7 @@ enum {
     F_BULK = 1024,      /* large transfers: polled and read straight through, no receive */
     F_TO_BULK = 2048,   /* a receive filled a whole buffer: go bulk once drained */
     F_LOST = 4096,      /* a list had no room for it (out of memory): found by a scan */
+    F_LISTEN = 8192,    /* a listener on a multishot accept (F_RECV: the accept is armed) */
 };
 
 typedef struct seg {
@@ -93,18 +94,26 @@ typedef struct ufd {
     unsigned gen : 24;
     unsigned nops : 5;   /* operations in flight (recv, poll, send, cancel, linger) */
     unsigned polled : 3; /* a polled fd's events from its last completion (with WS_IO_ERROR) */
-    unsigned flags : 13;
+    unsigned flags : 14;
     unsigned want : 2;  /* WS_IO_READ | WS_IO_WRITE asked for */
     unsigned armed : 2; /* what its armed poll waits for */
     int err : 8;        /* a ws_err from the receive or send side, 0 if none */
 } ufd;
 _Static_assert(sizeof(ufd) <= 12, "ufd is idle memory: keep it small");
-_Static_assert(F_LOST < 1 << 13 && WS_EBROKER >= -128, "ufd's bit-fields hold these");
+_Static_assert(F_LISTEN < 1 << 14 && WS_EBROKER >= -128, "ufd's bit-fields hold these");
 
 typedef struct fdlist {
     int *v;
     size_t n, cap;
 } fdlist;
+
+/* A listener's accepted connections, waiting for the server's accept. */
+typedef struct ulisten {
+    int fd;
+    int err;  /* the accept's error, reported once nothing waits */
+    fdlist q; /* accepted fds: q.v[head..q.n) */
+    size_t head;
+} ulisten;
 
 typedef struct uring {
     struct io_uring ring;
@@ -133,6 +142,9 @@ typedef struct uring {
     fdlist starved; /* sockets whose receive ended for want of buffers */
     fdlist rearm;   /* fds whose receive, poll or send found no free SQE: retried in poll */
     bool lost;      /* some fd is F_LOST: the next poll scans the table */
+    ulisten *ls;    /* the listeners (a few) */
+    size_t nls;
+    bool no_maccept; /* the kernel has no multishot accept: listeners are polled */
 } uring;
 
 /* --- user_data: op, generation, fd --------------------------------------- */
@@ -189,9 +201,16 @@ void ws__ur_arm_poll(uring *u, int fd);
 void ws__ur_cancel(uring *u, int fd, int op);
 void ws__ur_finish_close(uring *u, int fd);
 int ws__ur_mod(void *state, int fd, unsigned events);
+void ws__ur_mark_ready(uring *u, int fd);
 
 /* --- uring_io.c ------------------------------------------------------------------ */
 
+int ws__ur_listen(void *state, const char *addr, int port, int backlog, unsigned flags,
+                  int *bound_port);
+void ws__ur_arm_accept(uring *u, int fd);
+void ws__ur_on_accept(uring *u, int fd, ufd *f, const struct io_uring_cqe *c);
+bool ws__ur_has_accepted(const uring *u, int fd);
+void ws__ur_drop_listener(uring *u, int fd);
 int ws__ur_accept(void *state, int lfd, char *peer, size_t peer_cap);
 int ws__ur_connect(void *state, const struct sockaddr *addr, unsigned addrlen, char *peer,
                    size_t peer_cap);

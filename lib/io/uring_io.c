@@ -11,10 +11,121 @@
 
 /* --- the transport ------------------------------------------------------------------ */
 
+/* --- listeners: one multishot accept ---------------------------------------------- */
+
+/* One armed accept takes every connection the backlog brings, each as a
+ * completion: no poll re-armed per wake-up, no accept4 per connection and
+ * none that finds nothing. What it accepted waits in the listener's queue
+ * for the server's accept. The kernel cannot hand out a multishot accept's
+ * peer addresses (one buffer for all), so accept asks getpeername. */
+static ulisten *listener(const uring *u, int fd)
+{
+    for (size_t i = 0; i < u->nls; i++)
+        if (u->ls[i].fd == fd)
+            return &u->ls[i];
+    return NULL;
+}
+
+int ws__ur_listen(void *state, const char *addr, int port, int backlog, unsigned flags,
+                  int *bound_port)
+{
+    uring *u = state;
+    int fd = ws__sock_listen(state, addr, port, backlog, flags, bound_port);
+    if (fd < 0 || u->no_maccept)
+        return fd;
+    ufd *f = ws__ur_slot(u, fd);
+    ulisten *v = f ? realloc(u->ls, (u->nls + 1) * sizeof *v) : NULL;
+    if (!v)
+        return fd; /* polled and accept4'd, as on epoll */
+    u->ls = v;
+    v[u->nls++] = (ulisten){.fd = fd};
+    f->flags = F_LISTEN;
+    return fd;
+}
+
+void ws__ur_arm_accept(uring *u, int fd)
+{
+    ufd *f = get(u, fd);
+    if (f->flags & (F_RECV | F_CLOSING) || !(f->want & WS_IO_READ))
+        return;
+    struct io_uring_sqe *s = ws__ur_sqe(u);
+    if (!s) {
+        ws__ur_push_or_flag(u, &u->rearm, fd);
+        return;
+    }
+    io_uring_prep_multishot_accept(s, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(s, ud(OP_ACCEPT, f->gen, fd));
+    f->flags |= F_RECV;
+    f->nops++;
+}
+
+void ws__ur_on_accept(uring *u, int fd, ufd *f, const struct io_uring_cqe *c)
+{
+    ulisten *l = listener(u, fd);
+    if (c->res >= 0) {
+        if (!l || (f->flags & F_CLOSING) || ws__ur_push(&l->q, c->res) != 0)
+            close(c->res); /* no listener, or no memory to keep it: that client sees a reset */
+        else
+            ws__ur_mark_ready(u, fd);
+    } else if (c->res == -EINVAL && l && !(c->flags & IORING_CQE_F_MORE) && !l->q.n) {
+        /* A kernel before 5.19: no multishot accept. Polled from now on. */
+        u->no_maccept = true;
+        f->flags &= (uint16_t) ~(F_LISTEN | F_RECV);
+        f->nops--;
+        ws__ur_drop_listener(u, fd);
+        ws__ur_arm_poll(u, fd);
+        return;
+    } else if (c->res != -ECANCELED && l) {
+        l->err = ws__from_errno(-c->res); /* EMFILE: the server pauses accepting */
+        ws__ur_mark_ready(u, fd);
+    }
+    if (!(c->flags & IORING_CQE_F_MORE)) {
+        f->flags &= (uint16_t)~F_RECV;
+        f->nops--;
+        if (l && !l->err)
+            ws__ur_arm_accept(u, fd); /* it ended for no reason to report: go on */
+    }
+}
+
+bool ws__ur_has_accepted(const uring *u, int fd)
+{
+    const ulisten *l = listener(u, fd);
+    return l && (l->head < l->q.n || l->err);
+}
+
+/* Closing the listener: what it accepted and nobody took is closed. */
+void ws__ur_drop_listener(uring *u, int fd)
+{
+    ulisten *l = listener(u, fd);
+    if (!l)
+        return;
+    for (size_t i = l->head; i < l->q.n; i++)
+        close(l->q.v[i]);
+    free(l->q.v);
+    *l = u->ls[--u->nls];
+}
+
+static int take_accepted(uring *u, ulisten *l, char *peer, size_t peer_cap)
+{
+    if (l->head == l->q.n) {
+        l->head = l->q.n = 0;
+        int e = l->err;
+        l->err = 0;
+        if (e)
+            ws__ur_arm_accept(u, l->fd); /* if still wanted; after EMFILE the server pauses first */
+        return e ? e : WS_EAGAIN;
+    }
+    int fd = l->q.v[l->head++];
+    ws__sock_peer(fd, peer, peer_cap);
+    return fd;
+}
+
 int ws__ur_accept(void *state, int lfd, char *peer, size_t peer_cap)
 {
     uring *u = state;
-    int fd = ws__sock_accept(state, lfd, peer, peer_cap);
+    const ufd *lf = get(u, lfd);
+    ulisten *l = lf && (lf->flags & F_LISTEN) ? listener(u, lfd) : NULL;
+    int fd = l ? take_accepted(u, l, peer, peer_cap) : ws__sock_accept(state, lfd, peer, peer_cap);
     ufd *f = fd >= 0 ? ws__ur_slot(u, fd) : NULL;
     if (fd >= 0 && !f) {
         close(fd);
@@ -233,8 +344,10 @@ void ws__ur_close(void *state, int fd)
         return;
     }
     f->want = 0;
+    if (f->flags & F_LISTEN)
+        ws__ur_drop_listener(u, fd);
     if (f->flags & F_RECV)
-        ws__ur_cancel(u, fd, OP_RECV);
+        ws__ur_cancel(u, fd, (f->flags & F_LISTEN) ? OP_ACCEPT : OP_RECV);
     if (f->flags & F_POLL)
         ws__ur_cancel(u, fd, OP_POLL);
     /* What is queued still goes out, as epoll's writes already have, but
