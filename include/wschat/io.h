@@ -20,7 +20,14 @@
 
 WS_BEGIN_DECLS
 
-enum { WS_IO_READ = 1, WS_IO_WRITE = 2, WS_IO_ERROR = 4 };
+/* WS_IO_OWNED, given to add() only: fd is a connection made by some state's
+ * accept or connect of this backend (not necessarily this state's: a server
+ * accepts on one loop and serves on another), read and written only through
+ * read, writev, shutdown and close. A backend may then do the I/O its own
+ * way (io_uring: a multishot receive into its buffers). Without it the fd's
+ * owner does its own I/O (hiredis does), so the backend only reports
+ * readiness and never reads the fd. Other backends ignore it. */
+enum { WS_IO_READ = 1, WS_IO_WRITE = 2, WS_IO_ERROR = 4, WS_IO_OWNED = 8 };
 
 typedef struct ws_io_event {
     int fd;

@@ -70,6 +70,7 @@ static void kq_destroy(void *state)
 /* Registers the difference between the old and the new mask. */
 static int apply(kq *k, int fd, unsigned events)
 {
+    events &= WS_IO_READ | WS_IO_WRITE; /* WS_IO_OWNED changes nothing here */
     unsigned *grown = ws__grow_zeroed(k->interest, &k->cap, fd, sizeof *k->interest);
     if (!grown)
         return WS_ENOMEM;

@@ -46,8 +46,10 @@ void ws__loop_fini(ws__loop *l)
 
 int ws__loop_watch(ws__loop *l, int fd, unsigned events, ws__io_cb cb, void *ud)
 {
-    if ((uintptr_t)ud & WS__WATCH_EVMASK || events & ~(unsigned)WS__WATCH_EVMASK)
-        return WS_EINVAL; /* ud's low bits carry the interest */
+    if ((uintptr_t)ud & WS__WATCH_EVMASK || events & ~(unsigned)(WS__WATCH_EVMASK | WS_IO_OWNED))
+        return WS_EINVAL;                  /* ud's low bits carry the interest */
+    unsigned owned = events & WS_IO_OWNED; /* told to the backend once, when added */
+    events &= (unsigned)WS__WATCH_EVMASK;
     ws__watcher *grown = ws__grow_zeroed(l->w, &l->wcap, fd, sizeof *l->w);
     if (!grown)
         return WS_ENOMEM;
@@ -56,7 +58,7 @@ int ws__loop_watch(ws__loop *l, int fd, unsigned events, ws__io_cb cb, void *ud)
     int rc = 0;
     bool known = w->cb != NULL;
     if (!known)
-        rc = l->io->add(l->io_state, fd, events);
+        rc = l->io->add(l->io_state, fd, events | owned);
     else if ((w->ud_events & WS__WATCH_EVMASK) != events)
         rc = l->io->mod(l->io_state, fd, events);
     if (rc < 0)

@@ -62,7 +62,7 @@ static int m_add(void *state, int fd, unsigned events)
     if (!grown)
         return WS_ENOMEM;
     s->interest = grown;
-    s->interest[fd] = events | 0x100; /* 0x100 marks "watched" */
+    s->interest[fd] = (events & (WS_IO_READ | WS_IO_WRITE)) | 0x100; /* 0x100 marks "watched" */
     return 0;
 }
 

@@ -407,6 +407,9 @@ int ws__ur_mod(void *state, int fd, unsigned events)
     ufd *f = ws__ur_slot(u, fd);
     if (!f)
         return WS_ENOMEM;
+    if ((events & WS_IO_OWNED) && !(f->flags & (F_SOCKET | F_LISTEN)))
+        f->flags |= F_SOCKET; /* ours to receive and send through the ring */
+    events &= WS_IO_READ | WS_IO_WRITE;
     f->want = (uint8_t)events;
     if (is_conn(f)) {
         if ((events & WS_IO_READ) && (f->flags & F_BULK))

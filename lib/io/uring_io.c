@@ -132,7 +132,7 @@ int ws__ur_accept(void *state, int lfd, char *peer, size_t peer_cap)
         return WS_ENOMEM;
     }
     if (f)
-        f->flags = F_SOCKET;
+        f->flags = 0; /* a connection once added with WS_IO_OWNED, on whichever loop serves it */
     return fd;
 }
 

@@ -35,7 +35,8 @@ void ws__session_watch(ws_session *s)
     unsigned ev = s->phase == WS__PH_CONNECT
                       ? WS_IO_WRITE
                       : (s->reading ? WS_IO_READ : 0) | (out ? WS_IO_WRITE : 0);
-    ws__loop_watch(&s->w->loop, s->fd, ev, ws__session_on_io, s);
+    /* Every byte of a session goes through the backend's read and writev. */
+    ws__loop_watch(&s->w->loop, s->fd, ev | WS_IO_OWNED, ws__session_on_io, s);
 }
 
 /* A session keeps its times as the low 32 bits of the loop's millisecond

@@ -101,7 +101,7 @@ static int pair(ctx *c, int *peer)
     int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
     assert_true(fd >= 0);
     assert_non_null(strchr(who, ':'));
-    assert_int_equal(c->io->add(c->st, fd, WS_IO_READ), 0);
+    assert_int_equal(c->io->add(c->st, fd, WS_IO_READ | WS_IO_OWNED), 0);
     return fd;
 }
 
@@ -293,6 +293,70 @@ static void test_listener_burst_pause_close(void **state)
         c->io->poll(c->st, 10, ev, 8); /* the close's last completions */
     }
     assert_int_equal(open_fds(), fds0);
+}
+
+/* An fd added without WS_IO_OWNED belongs to someone who reads it himself
+ * (hiredis): the backend reports readiness and leaves every byte. */
+static void test_foreign_fd_is_never_read(void **state)
+{
+    ctx *c = ready(state);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(peer, (struct sockaddr *)&a, sizeof a), 0);
+    assert_true(wait_for(c, c->lfd, WS_IO_READ, 2000) & WS_IO_READ);
+    char who[64];
+    int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
+    assert_true(fd >= 0);
+    assert_int_equal(c->io->add(c->st, fd, WS_IO_READ), 0);
+    assert_int_equal(send(peer, "mine", 4, 0), 4);
+    assert_true(wait_for(c, fd, WS_IO_READ, 2000) & WS_IO_READ);
+    char buf[8];
+    assert_int_equal(recv(fd, buf, sizeof buf, MSG_DONTWAIT), 4);
+    assert_memory_equal(buf, "mine", 4);
+    c->io->del(c->st, fd);
+    close(fd);
+    close(peer);
+}
+
+/* Accepted on one state, served on another (a server's second loop): the
+ * serving state drives it like its own. On io_uring that means the ring
+ * receives it: once reported, the bytes are out of the socket already. */
+static void test_served_on_another_state(void **state)
+{
+    ctx *c = ready(state);
+    void *st2;
+    assert_int_equal(c->io->create(&st2, NULL), 0);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(peer, (struct sockaddr *)&a, sizeof a), 0);
+    assert_true(wait_for(c, c->lfd, WS_IO_READ, 2000) & WS_IO_READ);
+    char who[64];
+    int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
+    assert_true(fd >= 0);
+    assert_int_equal(c->io->add(st2, fd, WS_IO_READ | WS_IO_OWNED), 0);
+    assert_int_equal(send(peer, "hello", 5, 0), 5);
+    ctx c2 = *c;
+    c2.st = st2;
+    assert_true(wait_for(&c2, fd, WS_IO_READ, 2000) & WS_IO_READ);
+    char buf[8];
+    if (strcmp(c->io->name, "io_uring") == 0)
+        assert_int_equal(recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT), -1);
+    assert_int_equal(read_all(&c2, fd, (uint8_t *)buf, 5, sizeof buf, 2000), 5);
+    assert_memory_equal(buf, "hello", 5);
+    struct iovec iov = {"back", 4};
+    assert_int_equal(c->io->writev(st2, fd, &iov, 1), 4);
+    bool eof;
+    assert_int_equal(peer_recv(&c2, peer, (uint8_t *)buf, 4, 2000, &eof), 4);
+    assert_memory_equal(buf, "back", 4);
+    c->io->close(st2, fd);
+    for (int i = 0; i < 5; i++) {
+        ws_io_event ev[8];
+        c->io->poll(st2, 10, ev, 8); /* the close's completions */
+    }
+    c->io->destroy(st2);
+    close(peer);
 }
 
 static void test_level_triggered(void **state)
@@ -640,7 +704,8 @@ static void test_more_watches_than_the_queue_holds_no_memory(void **state)
 #define ALL(name)                                                                                  \
     FOR_BACKEND(test_bytes_both_ways, name), FOR_BACKEND(test_accepted_socket_has_no_delay, name), \
         FOR_BACKEND(test_listener_burst_pause_close, name),                                        \
-        FOR_BACKEND(test_level_triggered, name),                                                   \
+        FOR_BACKEND(test_foreign_fd_is_never_read, name),                                          \
+        FOR_BACKEND(test_served_on_another_state, name), FOR_BACKEND(test_level_triggered, name),  \
         FOR_BACKEND(test_paused_reader_loses_nothing, name),                                       \
         FOR_BACKEND(test_large_in_order, name), FOR_BACKEND(test_large_then_small_messages, name), \
         FOR_BACKEND(test_close_delivers_what_was_accepted, name),                                  \
