@@ -295,19 +295,23 @@ static void test_listener_burst_pause_close(void **state)
     assert_int_equal(open_fds(), fds0);
 }
 
+/* A connection accepted on c's listener, not yet watched; *peer its client. */
+static int accepted(ctx *c, int *peer)
+{
+    *peer = dial(c->port);
+    assert_true(wait_for(c, c->lfd, WS_IO_READ, 2000) & WS_IO_READ);
+    char who[64];
+    int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
+    assert_true(fd >= 0);
+    return fd;
+}
+
 /* An fd added without WS_IO_OWNED belongs to someone who reads it himself
  * (hiredis): the backend reports readiness and leaves every byte. */
 static void test_foreign_fd_is_never_read(void **state)
 {
     ctx *c = ready(state);
-    int peer = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(peer, (struct sockaddr *)&a, sizeof a), 0);
-    assert_true(wait_for(c, c->lfd, WS_IO_READ, 2000) & WS_IO_READ);
-    char who[64];
-    int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
-    assert_true(fd >= 0);
+    int peer, fd = accepted(c, &peer);
     assert_int_equal(c->io->add(c->st, fd, WS_IO_READ), 0);
     assert_int_equal(send(peer, "mine", 4, 0), 4);
     assert_true(wait_for(c, fd, WS_IO_READ, 2000) & WS_IO_READ);
@@ -327,14 +331,7 @@ static void test_served_on_another_state(void **state)
     ctx *c = ready(state);
     void *st2;
     assert_int_equal(c->io->create(&st2, NULL), 0);
-    int peer = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(peer, (struct sockaddr *)&a, sizeof a), 0);
-    assert_true(wait_for(c, c->lfd, WS_IO_READ, 2000) & WS_IO_READ);
-    char who[64];
-    int fd = c->io->accept(c->st, c->lfd, who, sizeof who);
-    assert_true(fd >= 0);
+    int peer, fd = accepted(c, &peer);
     assert_int_equal(c->io->add(st2, fd, WS_IO_READ | WS_IO_OWNED), 0);
     assert_int_equal(send(peer, "hello", 5, 0), 5);
     ctx c2 = *c;
