@@ -9,7 +9,7 @@ if [ "${1:-build}" = test ]; then
          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libwebsockets-dev)
 fi
 if [ "${1:-build}" = bench ]; then
-  want+=(libwebsockets-dev util-linux redis-server python3-matplotlib)
+  want+=(libwebsockets-dev util-linux redis-server python3-matplotlib python3-websockets)
 fi
 missing=()
 for p in "${want[@]}"; do
