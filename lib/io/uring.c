@@ -429,6 +429,18 @@ int ws__ur_mod(void *state, int fd, unsigned events)
             ws__ur_cancel(u, fd, OP_ACCEPT); /* paused: what was accepted stays queued */
         if (ws__ur_has_accepted(u, fd))
             ws__ur_mark_ready(u, fd);
+    } else if (!events && (f->flags & F_POLL)) {
+        /* Unwatched, and its owner may close it next (hiredis does): the
+         * armed poll holds the file open, so the peer would never see the
+         * FIN. Cancelled, and the entry starts afresh for whatever fd gets
+         * this number next; the cancelled completion is stale by its
+         * generation. */
+        ws__ur_cancel(u, fd, OP_POLL);
+        f->gen++;
+        f->flags &= (uint16_t)~F_POLL;
+        f->nops--;
+        f->armed = 0;
+        f->polled = 0;
     } else if ((f->flags & F_POLL) && (f->want & ~f->armed)) {
         /* Waiting for less than is wanted now (hiredis asking to write):
          * cancelled, and armed again with the new mask on its completion. */

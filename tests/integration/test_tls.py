@@ -25,8 +25,12 @@ from harness import bounded, check, free_port, need, run, server, skip, test_ca
 websockets = need("websockets", "python3-websockets")
 if not shutil.which("openssl"):
     skip("openssl missing: apt-get install openssl, or run scripts/test.sh")
-echo_bin, chat_bin, client_check = sys.argv[1:4]
 here = os.path.dirname(os.path.abspath(__file__))
+if not shutil.which("node"):
+    skip("node missing: apt-get install nodejs npm, or run scripts/test.sh")
+if not os.path.isdir(os.path.join(here, "node_modules", "ws")):
+    skip("npm packages missing: run npm ci in tests/integration, or scripts/test.sh")
+echo_bin, chat_bin, client_check = sys.argv[1:4]
 tmp = tempfile.mkdtemp(prefix="wschat-tls-")
 # Under AddressSanitizer freed memory sits in quarantine and would count as
 # growth in the memory checks; without it RSS measures what the server holds.

@@ -323,6 +323,34 @@ static void test_foreign_fd_is_never_read(void **state)
     close(peer);
 }
 
+/* A foreign fd unwatched and closed by its owner (hiredis closing its
+ * connection) must really close: io_uring's armed poll holds the file, so
+ * the peer would never see the FIN. And the next fd of that number starts
+ * afresh: a stale "poll armed" would leave it unwatched. */
+static void test_unwatched_foreign_fd_closes(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = accepted(c, &peer);
+    assert_int_equal(c->io->add(c->st, fd, WS_IO_READ), 0);
+    ws_io_event ev[8];
+    c->io->poll(c->st, 10, ev, 8); /* io_uring: the poll is armed now */
+    c->io->del(c->st, fd);
+    close(fd);
+    uint8_t buf[8];
+    bool eof;
+    assert_int_equal(peer_recv(c, peer, buf, sizeof buf, 2000, &eof), 0);
+    assert_true(eof);
+    close(peer);
+    int peer2, fd2 = accepted(c, &peer2);
+    assert_int_equal(fd2, fd); /* the lowest free number: the one just closed */
+    assert_int_equal(c->io->add(c->st, fd2, WS_IO_READ), 0);
+    assert_int_equal(send(peer2, "again", 5, 0), 5);
+    assert_true(wait_for(c, fd2, WS_IO_READ, 2000) & WS_IO_READ);
+    c->io->del(c->st, fd2);
+    close(fd2);
+    close(peer2);
+}
+
 /* Accepted on one state, served on another (a server's second loop): the
  * serving state drives it like its own. On io_uring that means the ring
  * receives it: once reported, the bytes are out of the socket already. */
@@ -702,6 +730,7 @@ static void test_more_watches_than_the_queue_holds_no_memory(void **state)
     FOR_BACKEND(test_bytes_both_ways, name), FOR_BACKEND(test_accepted_socket_has_no_delay, name), \
         FOR_BACKEND(test_listener_burst_pause_close, name),                                        \
         FOR_BACKEND(test_foreign_fd_is_never_read, name),                                          \
+        FOR_BACKEND(test_unwatched_foreign_fd_closes, name),                                       \
         FOR_BACKEND(test_served_on_another_state, name), FOR_BACKEND(test_level_triggered, name),  \
         FOR_BACKEND(test_paused_reader_loses_nothing, name),                                       \
         FOR_BACKEND(test_large_in_order, name), FOR_BACKEND(test_large_then_small_messages, name), \
