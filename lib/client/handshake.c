@@ -6,6 +6,7 @@
 #include "client/client_impl.h"
 #include "proto/client_handshake.h"
 #include "tls/tls.h"
+#include "util/strbuf.h"
 #include "wschat/error.h"
 
 #include <stdio.h>
@@ -38,7 +39,7 @@ static void report(ws_session *s, int err, int status, const char *why)
                          .http_status = (uint16_t)status,
                          .cause = WS_CAUSE_CONNECT,
                          .err = err};
-    snprintf(r.reason, sizeof r.reason, "%s", why ? why : ws_strerror(err));
+    ws__str_copy(r.reason, sizeof r.reason, why ? why : ws_strerror(err));
     ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: connect failed: %s (%s)", s->peer, r.reason,
             ws_err_name(err));
     ws__cconn *cc = cconn_of(s);

@@ -5,6 +5,7 @@
 #endif
 #include "io/sock.h"
 #include "util/error_internal.h"
+#include "util/strbuf.h"
 #include "wschat/error.h"
 #include "wschat/io.h"
 
@@ -90,16 +91,26 @@ static void no_delay(int fd)
 
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
-    char ip[INET6_ADDRSTRLEN] = "?";
+    ws__strbuf b = ws__strbuf_on(out, cap);
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        char ip[INET6_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+        ws__strbuf_put(&b, "[");
+        ws__strbuf_put(&b, ip);
+        ws__strbuf_put(&b, "]:");
+        ws__strbuf_uint(&b, ntohs(a->sin6_port));
     } else {
+        /* By hand: glibc's inet_ntop formats an IPv4 address with sprintf. */
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
+        const uint8_t *ip = (const uint8_t *)&a->sin_addr;
+        for (int i = 0; i < 4; i++) {
+            ws__strbuf_uint(&b, ip[i]);
+            ws__strbuf_put(&b, i < 3 ? "." : ":");
+        }
+        ws__strbuf_uint(&b, ntohs(a->sin_port));
     }
+    ws__strbuf_end(&b); /* peer buffers hold any address; too small, it is cut short */
 }
 
 void ws__sock_peer(int fd, char *peer, size_t peer_cap)

@@ -2,6 +2,7 @@
 #include "proto/handshake.h"
 #include "proto/base64.h"
 #include "proto/sha1.h"
+#include "util/strbuf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -64,18 +65,22 @@ int ws__handshake_response(char *out, size_t cap, const ws__http_request *req,
     const ws__http_header *k = ws__http_find(req, "Sec-WebSocket-Key", 0);
     char accept[WS__ACCEPT_LEN + 1];
     ws__handshake_accept(k->value.p, k->value.n, accept);
-    int n = snprintf(out, cap,
-                     "HTTP/1.1 101 Switching Protocols\r\n"
-                     "Upgrade: websocket\r\n"
-                     "Connection: Upgrade\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n"
-                     "%s%s%s"
-                     "%s%s%s"
-                     "\r\n",
-                     accept, protocol ? "Sec-WebSocket-Protocol: " : "", protocol ? protocol : "",
-                     protocol ? "\r\n" : "", extensions ? "Sec-WebSocket-Extensions: " : "",
-                     extensions ? extensions : "", extensions ? "\r\n" : "");
-    return n < 0 || (size_t)n >= cap ? -1 : n;
+    ws__strbuf b = ws__strbuf_on(out, cap);
+    ws__strbuf_put(&b, "HTTP/1.1 101 Switching Protocols\r\n"
+                       "Upgrade: websocket\r\n"
+                       "Connection: Upgrade\r\n"
+                       "Sec-WebSocket-Accept: ");
+    ws__strbuf_putn(&b, accept, WS__ACCEPT_LEN);
+    if (protocol) {
+        ws__strbuf_put(&b, "\r\nSec-WebSocket-Protocol: ");
+        ws__strbuf_put(&b, protocol);
+    }
+    if (extensions) {
+        ws__strbuf_put(&b, "\r\nSec-WebSocket-Extensions: ");
+        ws__strbuf_put(&b, extensions);
+    }
+    ws__strbuf_put(&b, "\r\n\r\n");
+    return ws__strbuf_end(&b);
 }
 
 const char *ws__http_reason(int status)

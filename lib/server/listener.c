@@ -6,9 +6,9 @@
  * so open connections keep the certificate they started with. */
 #include "server/server_impl.h"
 #include "tls/tls.h"
+#include "util/strbuf.h"
 #include "wschat/error.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,7 +183,7 @@ static void dispatch_fd(ws__listener *lst, int fd, const char *peer)
     if (a) {
         a->l = lst;
         a->fd = fd;
-        snprintf(a->peer, sizeof a->peer, "%s", peer);
+        ws__str_copy(a->peer, sizeof a->peer, peer);
         if (ws__loop_post(&w->loop, accept_task, a) == 0)
             return;
         free(a);

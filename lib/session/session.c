@@ -8,9 +8,9 @@
 #include "session/session.h"
 #include "tls/tls.h"
 #include "util/array.h"
+#include "util/strbuf.h"
 #include "wschat/error.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,7 +426,7 @@ void ws__session_end(ws_session *s, ws_close_cause cause, uint16_t code, const c
         e->reason.code = code;
         e->reason.cause = cause;
         e->reason.err = err;
-        snprintf(e->reason.reason, sizeof e->reason.reason, "%s", reason ? reason : "");
+        ws__str_copy(e->reason.reason, sizeof e->reason.reason, reason ? reason : "");
     }
     const ws_close_reason *r = ws__session_reason(s);
     ws__log(&s->w->host->log, WS_LOG_DEBUG, "%s: session ended: %u (%s) %s%s%s", s->peer, r->code,
@@ -473,7 +473,7 @@ void ws__session_close(ws_session *s, uint16_t code, const char *reason, ws_clos
         ws__conn_close(&s->conn, code, reason, rl);
         ws__ending *e = ws__session_ending(s);
         if (e) {
-            snprintf(e->local_reason, sizeof e->local_reason, "%s", reason ? reason : "");
+            ws__str_copy(e->local_reason, sizeof e->local_reason, reason ? reason : "");
             e->local_code = code;
             e->local_cause = (uint8_t)cause;
         }

@@ -306,6 +306,36 @@ static int accepted(ctx *c, int *peer)
     return fd;
 }
 
+/* The peer of an IPv6 connection reads "[addr]:port" (the IPv4 one is
+ * checked with every accept in the burst above). */
+static void test_ipv6_peer(void **state)
+{
+    ctx *c = ready(state);
+    int port, lfd = c->io->listen(c->st, "::1", 0, 8, 0, &port);
+    if (lfd < 0)
+        skip(); /* no IPv6 loopback here */
+    assert_int_equal(c->io->add(c->st, lfd, WS_IO_READ), 0);
+    int cl = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                             .sin6_port = htons((uint16_t)port),
+                             .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    assert_int_equal(connect(cl, (struct sockaddr *)&a, sizeof a), 0);
+    struct sockaddr_in6 me;
+    socklen_t ml = sizeof me;
+    getsockname(cl, (struct sockaddr *)&me, &ml);
+    char want[64], who[64];
+    snprintf(want, sizeof want, "[::1]:%u", ntohs(me.sin6_port));
+    int fd = -1;
+    for (int i = 0; i < 200 && fd < 0; i++)
+        if (wait_for(c, lfd, WS_IO_READ, 10) & WS_IO_READ)
+            fd = c->io->accept(c->st, lfd, who, sizeof who);
+    assert_true(fd >= 0);
+    assert_string_equal(who, want);
+    c->io->close(c->st, fd);
+    c->io->close(c->st, lfd);
+    close(cl);
+}
+
 /* An fd added without WS_IO_OWNED belongs to someone who reads it himself
  * (hiredis): the backend reports readiness and leaves every byte. */
 static void test_foreign_fd_is_never_read(void **state)
@@ -728,7 +758,7 @@ static void test_more_watches_than_the_queue_holds_no_memory(void **state)
     }
 #define ALL(name)                                                                                  \
     FOR_BACKEND(test_bytes_both_ways, name), FOR_BACKEND(test_accepted_socket_has_no_delay, name), \
-        FOR_BACKEND(test_listener_burst_pause_close, name),                                        \
+        FOR_BACKEND(test_listener_burst_pause_close, name), FOR_BACKEND(test_ipv6_peer, name),     \
         FOR_BACKEND(test_foreign_fd_is_never_read, name),                                          \
         FOR_BACKEND(test_unwatched_foreign_fd_closes, name),                                       \
         FOR_BACKEND(test_served_on_another_state, name), FOR_BACKEND(test_level_triggered, name),  \

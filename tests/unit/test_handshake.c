@@ -53,6 +53,18 @@ static void test_parse_good(void **state)
     assert_non_null(strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     assert_non_null(strstr(resp, "Sec-WebSocket-Protocol: chat\r\n"));
     assert_null(strstr(resp, "Sec-WebSocket-Extensions"));
+    static const char whole[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                "Upgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n"
+                                "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                                "Sec-WebSocket-Protocol: chat\r\n"
+                                "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    len = ws__handshake_response(resp, sizeof resp, req, "chat", "permessage-deflate");
+    assert_int_equal(len, (int)strlen(whole));
+    assert_string_equal(resp, whole);
+    /* One byte short of the answer and its NUL: refused, not cut. */
+    assert_int_equal(ws__handshake_response(resp, strlen(whole), req, "chat", "permessage-deflate"),
+                     -1);
     free(req);
 }
 

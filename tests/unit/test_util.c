@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* util/: the formatted-text helper and the fd-table growth helper. */
+/* util/: the formatted-text helper, the fixed-buffer text builder and the fd-table growth helper. */
 #include "support/test.h"
 #include "util/array.h"
 #include "util/format.h"
+#include "util/strbuf.h"
 #include "wschat/error.h"
 
 #include <stdlib.h>
@@ -40,6 +41,37 @@ static void test_vformat(void **state)
     assert_int_equal(r[600], ']');
     assert_int_equal(r[601], 0);
     free(r);
+}
+
+/* Exactly what fits, one byte kept for the NUL, and an overflow reported
+ * with what fitted left terminated. */
+static void test_strbuf(void **state)
+{
+    (void)state;
+    char out[12];
+    ws__strbuf b = ws__strbuf_on(out, sizeof out);
+    ws__strbuf_put(&b, "ab:");
+    ws__strbuf_uint(&b, 0);
+    ws__strbuf_put(&b, ",");
+    ws__strbuf_uint(&b, 65535);
+    assert_int_equal(ws__strbuf_end(&b), 10);
+    assert_string_equal(out, "ab:0,65535");
+    ws__strbuf_put(&b, "x");
+    assert_int_equal(ws__strbuf_end(&b), 11); /* 11 bytes and the NUL: full */
+    ws__strbuf_put(&b, "y");
+    assert_int_equal(ws__strbuf_end(&b), -1);
+    assert_string_equal(out, "ab:0,65535x");
+    b = ws__strbuf_on(out, 4);
+    ws__strbuf_uint(&b, 12345);
+    assert_int_equal(ws__strbuf_end(&b), -1);
+    assert_string_equal(out, "");
+    ws__str_copy(out, 4, "abcdef");
+    assert_string_equal(out, "abc");
+    ws__str_copy(out, sizeof out, "abc");
+    assert_string_equal(out, "abc");
+    b = ws__strbuf_on(NULL, 0);
+    ws__strbuf_put(&b, "");
+    assert_int_equal(ws__strbuf_end(&b), -1);
 }
 
 static void test_grow_zeroed(void **state)
@@ -89,6 +121,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vformat),
+        cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_grow_zeroed),
         cmocka_unit_test(test_grow_doubling),
     };
