@@ -15,7 +15,9 @@ static void hex(const uint8_t *d, size_t n, char *out)
 static void test_sha1_vectors(void **state)
 {
     (void)state;
-    static const struct { const char *in; const char *out;
+    static const struct {
+        const char *in;
+        const char *out;
     } v[] = {
         {"", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
         {"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"},
