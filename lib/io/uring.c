@@ -128,23 +128,37 @@ void ws__ur_unbusy(uring *u, ufd *f)
     }
 }
 
+/* An inline chunk of cap bytes, or (cap 0) one for a reference. */
 chunk *ws__ur_chunk_new(uring *u, size_t cap)
 {
-    if (cap == CHUNK_MIN && u->spare_chunks) {
-        chunk *c = u->spare_chunks;
-        u->spare_chunks = c->next;
-        u->nspare_chunks--;
-        return c;
-    }
-    chunk *c = malloc(sizeof *c + cap);
-    if (c)
+    chunk **spare = cap == 0 ? &u->spare_refs : cap == CHUNK_MIN ? &u->spare_chunks : NULL;
+    chunk *c = spare ? *spare : NULL;
+    if (c) {
+        *spare = c->next;
+        if (cap == 0)
+            u->nspare_refs--;
+        else
+            u->nspare_chunks--;
+    } else if ((c = malloc(sizeof *c + cap)) != NULL) {
         c->cap = (uint32_t)cap;
+    }
+    if (c)
+        c->ext = NULL;
     return c;
 }
 
 static void chunk_free(uring *u, chunk *c)
 {
-    if (c->cap == CHUNK_MIN && u->nspare_chunks < CHUNK_SPARE) {
+    if (c->ext) {
+        c->release(c->ref); /* the ring is done with the caller's buffer */
+        c->ext = NULL;
+        if (u->nspare_refs < REF_SPARE) {
+            c->next = u->spare_refs;
+            u->spare_refs = c;
+            u->nspare_refs++;
+            return;
+        }
+    } else if (c->cap == CHUNK_MIN && u->nspare_chunks < CHUNK_SPARE) {
         c->next = u->spare_chunks;
         u->spare_chunks = c;
         u->nspare_chunks++;
@@ -386,6 +400,10 @@ static void ur_destroy(void *state)
     free(u->parts);
     free(u->holes);
     for (chunk *c = u->spare_chunks, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    for (chunk *c = u->spare_refs, *n; c; c = n) {
         n = c->next;
         free(c);
     }

@@ -34,6 +34,7 @@
  * busy parts and N chunks, and gives them all back one iteration later. */
 #define SPARE_MAX 1024  /* idle ubusy (48 B each) */
 #define CHUNK_SPARE 128 /* CHUNK_MIN chunks (512 KiB at most) */
+#define REF_SPARE 1024  /* reference chunks (48 KiB at most) */
 #define BGID 7
 #define SEND_MAX (256 * 1024)  /* bytes a socket may have queued here */
 #define DIRECT_MIN (16 * 1024) /* writes at least this big skip the queue */
@@ -68,9 +69,14 @@ typedef struct seg {
     uint16_t bid, off, len;
 } seg;
 
+/* Queued bytes: inline (data), or a caller's shared buffer by reference
+ * (ext, cap 0), sent from where it is and released once sent or dropped. */
 typedef struct chunk {
     struct chunk *next;
     uint32_t len, off, cap;
+    const uint8_t *ext;
+    ws__io_release release;
+    void *ref;
     uint8_t data[];
 } chunk;
 
@@ -137,6 +143,8 @@ typedef struct uring {
     size_t nholes, holes_cap;
     struct chunk *spare_chunks;
     int nspare_chunks;
+    struct chunk *spare_refs;
+    int nspare_refs;
     fdlist ready;   /* fds with something to report (F_READY) */
     fdlist sendq;   /* sockets with queued bytes and no send in flight */
     fdlist starved; /* sockets whose receive ended for want of buffers */

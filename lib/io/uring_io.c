@@ -252,43 +252,71 @@ long ws__ur_read(void *state, int fd, void *buf, size_t len)
     return (long)got;
 }
 
+/* How much of `total` more bytes fd's queue takes (its busy part attached
+ * in *out): > 0; 0 when nothing is ahead of a write this large, which goes
+ * straight to the socket instead; or a negative ws_err (WS_EAGAIN: full). */
+static long queue_room(uring *u, ufd *f, size_t total, ubusy **out)
+{
+    if (f->err)
+        return f->err;
+    const ubusy *fb = busy_of(u, f);
+    if (!(fb && fb->q) && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
+        return 0;
+    ubusy *b = ws__ur_busy(u, f);
+    if (!b)
+        return WS_ENOMEM;
+    *out = b;
+    size_t room = SEND_MAX > b->queued ? SEND_MAX - b->queued : 0;
+    return room == 0 ? WS_EAGAIN : (long)(total < room ? total : room);
+}
+
+static void append(ubusy *b, chunk *c)
+{
+    c->next = NULL;
+    if (b->qtail)
+        b->qtail->next = c;
+    else
+        b->q = c;
+    b->qtail = c;
+}
+
+/* take more bytes are in the queue. The first is sent at the next poll,
+ * with whatever else this iteration adds; out of memory for the list,
+ * prepared now instead. */
+static void queued(uring *u, int fd, ufd *f, ubusy *b, size_t take)
+{
+    bool first = b->queued == 0 && !(f->flags & F_SENDING);
+    b->queued += (uint32_t)take;
+    if (first && ws__ur_push(&u->sendq, fd) != 0)
+        ws__ur_submit_send(u, fd);
+}
+
 long ws__ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
 {
     uring *u = state;
     ufd *f = get(u, fd);
     if (!f || !is_conn(f))
         return ws__sock_writev(state, fd, iov, iovcnt);
-    if (f->err)
-        return f->err;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    const ubusy *fb = busy_of(u, f);
-    if (!(fb && fb->q) && !(f->flags & F_SENDING) && total >= DIRECT_MIN)
-        return ws__sock_writev(state, fd, iov, iovcnt); /* nothing ahead of it */
-    ubusy *b = ws__ur_busy(u, f);
-    if (!b)
-        return WS_ENOMEM;
-    size_t room = SEND_MAX > b->queued ? SEND_MAX - b->queued : 0;
+    ubusy *b = NULL;
+    long room = queue_room(u, f, total, &b);
     if (room == 0)
-        return WS_EAGAIN;
-    size_t take = total < room ? total : room;
+        return ws__sock_writev(state, fd, iov, iovcnt); /* nothing ahead of it */
+    if (room < 0)
+        return room;
+    size_t take = (size_t)room;
     /* Into the tail chunk if it is not on its way, else a new one. */
     chunk *c = b->qtail;
-    bool tail_free = c && !((f->flags & F_SENDING) && c == b->q);
+    bool tail_free = c && !c->ext && !((f->flags & F_SENDING) && c == b->q);
     if (!tail_free || c->cap - c->len < take) {
-        chunk *n = ws__ur_chunk_new(u, take > CHUNK_MIN ? take : CHUNK_MIN);
-        if (!n) {
+        if (!(c = ws__ur_chunk_new(u, take > CHUNK_MIN ? take : CHUNK_MIN))) {
             ws__ur_unbusy(u, f);
             return WS_ENOMEM;
         }
-        n->next = NULL;
-        n->len = n->off = 0;
-        if (b->qtail)
-            b->qtail->next = n;
-        else
-            b->q = n;
-        b->qtail = c = n;
+        c->len = c->off = 0;
+        append(b, c);
     }
     size_t left = take;
     for (int i = 0; i < iovcnt && left; i++) {
@@ -297,12 +325,30 @@ long ws__ur_writev(void *state, int fd, const struct iovec *iov, int iovcnt)
         c->len += (uint32_t)n;
         left -= n;
     }
-    b->queued += (uint32_t)take;
-    /* Sent at the next poll, with whatever else this iteration adds; out of
-     * memory for the list, prepared now instead. */
-    if (!(f->flags & F_SENDING) && b->q == c && c->len == take && ws__ur_push(&u->sendq, fd) != 0)
-        ws__ur_submit_send(u, fd);
+    queued(u, fd, f, b, take);
     return (long)take;
+}
+
+long ws__ur_write_ref(void *state, int fd, const void *p, size_t len, ws__io_release release,
+                      void *ref)
+{
+    uring *u = state;
+    ufd *f = get(u, fd);
+    if (!f || !is_conn(f) || len == 0)
+        return WS_ENOTSUP;
+    ubusy *b = NULL;
+    long room = queue_room(u, f, len, &b);
+    if (room <= 0)
+        return room == 0 ? WS_ENOTSUP : room; /* 0: writev sends it straight */
+    chunk *c = ws__ur_chunk_new(u, 0);
+    if (!c) {
+        ws__ur_unbusy(u, f);
+        return WS_ENOMEM;
+    }
+    *c = (chunk){.len = (uint32_t)room, .ext = p, .release = release, .ref = ref};
+    append(b, c);
+    queued(u, fd, f, b, (size_t)room);
+    return room;
 }
 
 void ws__ur_submit_send(uring *u, int fd)
@@ -317,7 +363,7 @@ void ws__ur_submit_send(uring *u, int fd)
         return;
     }
     chunk *c = b->q;
-    io_uring_prep_send(s, fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
+    io_uring_prep_send(s, fd, (c->ext ? c->ext : c->data) + c->off, c->len - c->off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(s, ud(OP_SEND, f->gen, fd));
     f->flags |= F_SENDING;
     f->nops++;

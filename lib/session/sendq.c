@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "session/sendq.h"
+#include "io/backend.h"
 #include "proto/mask.h"
 #include "wschat/error.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,15 +144,40 @@ static void pop(ws__sendq *q, ws__chunk_cache *k)
     }
 }
 
-int ws__sendq_iov(const ws__sendq *q, struct iovec *iov, int max)
+/* The iovecs of the first chunks; with stop_at_blob, none from a shared
+ * blob after the first (those go by reference). */
+static int gather(const ws__sendq *q, struct iovec *iov, int max, bool stop_at_blob)
 {
     int n = 0;
     for (const ws__chunk *c = q->head; c && n < max; c = c->next) {
+        if (stop_at_blob && c->blob && n > 0)
+            break;
         const uint8_t *base = c->blob ? c->blob->data : c->data;
         iov[n].iov_base = (void *)(base + c->off);
         iov[n++].iov_len = c->len - c->off;
     }
     return n;
+}
+
+int ws__sendq_iov(const ws__sendq *q, struct iovec *iov, int max)
+{
+    return gather(q, iov, max, false);
+}
+
+static void release_blob(void *b) { ws__blob_unref(b); }
+
+/* A shared blob at the head goes by reference where the backend keeps
+ * references (io_uring): every receiver's send points at the one frame.
+ * WS_ENOTSUP: it has no such path (for this fd), writev instead. */
+static long write_blob(ws__sendq *q, const ws_io_backend *io, void *st, int fd)
+{
+    ws__chunk *c = q->head;
+    ws__blob_ref(c->blob); /* the backend's, released when it is done */
+    long w = ws__io_write_ref(io, st, fd, c->blob->data + c->off, c->len - c->off, release_blob,
+                              c->blob);
+    if (w <= 0)
+        ws__blob_unref(c->blob);
+    return w;
 }
 
 void ws__sendq_consume(ws__sendq *q, ws__chunk_cache *k, size_t n)
@@ -171,10 +198,14 @@ void ws__sendq_consume(ws__sendq *q, ws__chunk_cache *k, size_t n)
 long ws__sendq_flush(ws__sendq *q, ws__chunk_cache *k, const ws_io_backend *io, void *st, int fd)
 {
     long total = 0;
+    bool by_ref = ws__io_can_write_ref(io);
     while (q->head) {
-        struct iovec iov[WS__SENDQ_IOV];
-        int n = ws__sendq_iov(q, iov, WS__SENDQ_IOV);
-        long w = io->writev(st, fd, iov, n);
+        long w = by_ref && q->head->blob ? write_blob(q, io, st, fd) : WS_ENOTSUP;
+        if (w == WS_ENOTSUP) {
+            struct iovec iov[WS__SENDQ_IOV];
+            int n = gather(q, iov, WS__SENDQ_IOV, by_ref);
+            w = io->writev(st, fd, iov, n);
+        }
         if (w == WS_EAGAIN)
             return total;
         if (w < 0)

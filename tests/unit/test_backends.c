@@ -7,6 +7,8 @@
  * reused at once, and wake from another thread. The in-memory backend has
  * its own tests (tests/session). */
 #include "support/test.h"
+#include "io/backend.h"
+#include "session/sendq.h"
 #include "wschat/error.h"
 #include "wschat/io.h"
 
@@ -351,6 +353,90 @@ static void test_foreign_fd_is_never_read(void **state)
     c->io->del(c->st, fd);
     close(fd);
     close(peer);
+}
+
+static void count_release(void *ref) { (*(int *)ref)++; }
+
+/* io_uring's send by reference (a broadcast's shared frame): in order with
+ * what writev queues around it, sent from the caller's buffer, released
+ * once after it is sent, and released by a state destroyed with it still
+ * queued. The other backends have no such path. */
+static void test_write_by_reference(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    static const char frame[] = "shared";
+    int released = 0;
+    struct iovec a = {"<", 1}, z = {">", 1};
+    assert_int_equal(c->io->writev(c->st, fd, &a, 1), 1);
+    long w = ws__io_write_ref(c->io, c->st, fd, frame, 6, count_release, &released);
+    if (strcmp(c->io->name, "io_uring") != 0) {
+        assert_int_equal(w, WS_ENOTSUP);
+        finish(c, fd, peer);
+        return;
+    }
+    assert_int_equal(w, 6);
+    assert_int_equal(c->io->writev(c->st, fd, &z, 1), 1);
+    assert_int_equal(released, 0); /* queued: not sent before the next poll */
+    uint8_t buf[16];
+    bool eof;
+    assert_int_equal(peer_recv(c, peer, buf, 8, 2000, &eof), 8);
+    assert_memory_equal(buf, "<shared>", 8);
+    for (int i = 0; i < 100 && !released; i++) {
+        ws_io_event ev[8];
+        c->io->poll(c->st, 10, ev, 8);
+    }
+    assert_int_equal(released, 1);
+    finish(c, fd, peer);
+
+    /* Still queued when its state goes: released, never sent. */
+    void *st2;
+    assert_int_equal(c->io->create(&st2, NULL), 0);
+    fd = accepted(c, &peer);
+    assert_int_equal(c->io->add(st2, fd, WS_IO_READ | WS_IO_OWNED), 0);
+    released = 0;
+    assert_int_equal(ws__io_write_ref(c->io, st2, fd, frame, 6, count_release, &released), 6);
+    c->io->destroy(st2);
+    assert_int_equal(released, 1);
+    close(fd);
+    close(peer);
+}
+
+/* A session's queue with a shared blob between copies: on io_uring the
+ * blob goes by reference (the backend holds one more reference until it is
+ * sent), on every backend the bytes arrive in order and the blob ends with
+ * only its owner's reference. */
+static void test_sendq_blob_by_reference(void **state)
+{
+    ctx *c = ready(state);
+    int peer, fd = pair(c, &peer);
+    ws__blob *b = ws__blob_new(1000);
+    for (size_t i = 0; i < 1000; i++)
+        b->data[i] = pattern(i);
+    ws__sendq q = {0};
+    ws__chunk_cache k = {0};
+    assert_int_equal(ws__sendq_append(&q, &k, "[", 1, NULL, 0), 0);
+    assert_int_equal(ws__sendq_append_blob(&q, &k, b), 0);
+    assert_int_equal(ws__sendq_append(&q, &k, "]", 1, NULL, 0), 0);
+    assert_int_equal(ws__sendq_flush(&q, &k, c->io, c->st, fd), 1002);
+    assert_null(q.head);
+    bool uring = strcmp(c->io->name, "io_uring") == 0;
+    assert_int_equal(atomic_load(&b->refs), uring ? 2 : 1);
+    uint8_t buf[1002];
+    bool eof;
+    assert_int_equal(peer_recv(c, peer, buf, sizeof buf, 2000, &eof), sizeof buf);
+    assert_int_equal(buf[0], '[');
+    for (size_t i = 0; i < 1000; i++)
+        assert_int_equal(buf[1 + i], pattern(i));
+    assert_int_equal(buf[1001], ']');
+    for (int i = 0; i < 100 && atomic_load(&b->refs) > 1; i++) {
+        ws_io_event ev[8];
+        c->io->poll(c->st, 10, ev, 8);
+    }
+    assert_int_equal(atomic_load(&b->refs), 1);
+    ws__blob_unref(b);
+    ws__chunk_cache_free(&k);
+    finish(c, fd, peer);
 }
 
 /* A foreign fd unwatched and closed by its owner (hiredis closing its
@@ -761,6 +847,8 @@ static void test_more_watches_than_the_queue_holds_no_memory(void **state)
         FOR_BACKEND(test_listener_burst_pause_close, name), FOR_BACKEND(test_ipv6_peer, name),     \
         FOR_BACKEND(test_foreign_fd_is_never_read, name),                                          \
         FOR_BACKEND(test_unwatched_foreign_fd_closes, name),                                       \
+        FOR_BACKEND(test_write_by_reference, name),                                                \
+        FOR_BACKEND(test_sendq_blob_by_reference, name),                                           \
         FOR_BACKEND(test_served_on_another_state, name), FOR_BACKEND(test_level_triggered, name),  \
         FOR_BACKEND(test_paused_reader_loses_nothing, name),                                       \
         FOR_BACKEND(test_large_in_order, name), FOR_BACKEND(test_large_then_small_messages, name), \
