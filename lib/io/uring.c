@@ -128,17 +128,23 @@ void ws__ur_unbusy(uring *u, ufd *f)
     }
 }
 
+/* The spares for chunks of cap bytes (0: references), and their bound;
+ * NULL for other sizes, which are never kept. */
+static chunk_spares *spares_for(uring *u, size_t cap, int *max)
+{
+    *max = cap == 0 ? REF_SPARE : CHUNK_SPARE;
+    return cap == 0 ? &u->spare_refs : cap == CHUNK_MIN ? &u->spare_chunks : NULL;
+}
+
 /* An inline chunk of cap bytes, or (cap 0) one for a reference. */
 chunk *ws__ur_chunk_new(uring *u, size_t cap)
 {
-    chunk **spare = cap == 0 ? &u->spare_refs : cap == CHUNK_MIN ? &u->spare_chunks : NULL;
-    chunk *c = spare ? *spare : NULL;
+    int max;
+    chunk_spares *sp = spares_for(u, cap, &max);
+    chunk *c = sp ? sp->list : NULL;
     if (c) {
-        *spare = c->next;
-        if (cap == 0)
-            u->nspare_refs--;
-        else
-            u->nspare_chunks--;
+        sp->list = c->next;
+        sp->n--;
     } else if ((c = malloc(sizeof *c + cap)) != NULL) {
         c->cap = (uint32_t)cap;
     }
@@ -152,19 +158,25 @@ static void chunk_free(uring *u, chunk *c)
     if (c->ext) {
         c->release(c->ref); /* the ring is done with the caller's buffer */
         c->ext = NULL;
-        if (u->nspare_refs < REF_SPARE) {
-            c->next = u->spare_refs;
-            u->spare_refs = c;
-            u->nspare_refs++;
-            return;
-        }
-    } else if (c->cap == CHUNK_MIN && u->nspare_chunks < CHUNK_SPARE) {
-        c->next = u->spare_chunks;
-        u->spare_chunks = c;
-        u->nspare_chunks++;
+    }
+    int max;
+    chunk_spares *sp = spares_for(u, c->cap, &max);
+    if (sp && sp->n < max) {
+        c->next = sp->list;
+        sp->list = c;
+        sp->n++;
         return;
     }
     free(c);
+}
+
+static void spares_free(chunk_spares *sp)
+{
+    for (chunk *c = sp->list, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    *sp = (chunk_spares){0};
 }
 
 int ws__ur_push(fdlist *l, int fd)
@@ -399,14 +411,8 @@ static void ur_destroy(void *state)
     }
     free(u->parts);
     free(u->holes);
-    for (chunk *c = u->spare_chunks, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
-    for (chunk *c = u->spare_refs, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
+    spares_free(&u->spare_chunks);
+    spares_free(&u->spare_refs);
     munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
     munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
     ws__wakefd_close(u->wake);
@@ -447,12 +453,13 @@ int ws__ur_mod(void *state, int fd, unsigned events)
             ws__ur_cancel(u, fd, OP_ACCEPT); /* paused: what was accepted stays queued */
         if (ws__ur_has_accepted(u, fd))
             ws__ur_mark_ready(u, fd);
-    } else if (!events && (f->flags & F_POLL)) {
-        /* Unwatched, and its owner may close it next (hiredis does): the
-         * armed poll holds the file open, so the peer would never see the
-         * FIN. Cancelled, and the entry starts afresh for whatever fd gets
-         * this number next; the cancelled completion is stale by its
-         * generation. */
+    } else if (!events && (f->flags & F_POLL) && !(f->flags & F_SOCKET)) {
+        /* A foreign fd unwatched: its owner may close it next (hiredis
+         * does), which this backend never sees, and the armed poll would
+         * hold the file open, so the peer would never see the FIN.
+         * Cancelled, and the entry starts afresh for whatever fd gets this
+         * number next; the cancelled completion is stale by its generation.
+         * Our own sockets keep theirs until close, which waits for it. */
         ws__ur_cancel(u, fd, OP_POLL);
         f->gen++;
         f->flags &= (uint16_t)~F_POLL;

@@ -80,6 +80,12 @@ typedef struct chunk {
     uint8_t data[];
 } chunk;
 
+/* Chunks of one size kept for reuse, at most a bound's worth. */
+typedef struct chunk_spares {
+    chunk *list;
+    int n;
+} chunk_spares;
+
 /* What a connection holds only while data waits in either direction:
  * attached on the first received buffer or queued send, detached (kept in
  * a small spare list) when both are empty again. */
@@ -141,16 +147,14 @@ typedef struct uring {
     size_t nparts, parts_cap;
     uint32_t *holes;
     size_t nholes, holes_cap;
-    struct chunk *spare_chunks;
-    int nspare_chunks;
-    struct chunk *spare_refs;
-    int nspare_refs;
-    fdlist ready;   /* fds with something to report (F_READY) */
-    fdlist sendq;   /* sockets with queued bytes and no send in flight */
-    fdlist starved; /* sockets whose receive ended for want of buffers */
-    fdlist rearm;   /* fds whose receive, poll or send found no free SQE: retried in poll */
-    bool lost;      /* some fd is F_LOST: the next poll scans the table */
-    ulisten *ls;    /* the listeners (a few) */
+    chunk_spares spare_chunks; /* CHUNK_MIN inline chunks */
+    chunk_spares spare_refs;   /* reference chunks (cap 0) */
+    fdlist ready;              /* fds with something to report (F_READY) */
+    fdlist sendq;              /* sockets with queued bytes and no send in flight */
+    fdlist starved;            /* sockets whose receive ended for want of buffers */
+    fdlist rearm; /* fds whose receive, poll or send found no free SQE: retried in poll */
+    bool lost;    /* some fd is F_LOST: the next poll scans the table */
+    ulisten *ls;  /* the listeners (a few) */
     size_t nls;
     bool no_maccept; /* the kernel has no multishot accept: listeners are polled */
 } uring;
